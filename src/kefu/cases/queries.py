@@ -1,0 +1,40 @@
+"""Read helpers for cases. ``visible_cases`` is the one permission helper every list, page and search uses."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from kefu.core.errors import NotFound
+from kefu.people.queries import team_ids_of
+
+from .models import Case
+
+
+def visible_cases(user, qs: QuerySet | None = None) -> QuerySet:
+    qs = Case.objects.all() if qs is None else qs
+    if user is None or not user.is_authenticated or not user.is_active:
+        return qs.none()
+    if user.sees_everything:
+        return qs
+    if user.department_id:
+        # Involvement through the department is an M2M join; use a subquery so rows are not duplicated.
+        ids = Case.departments.through.objects.filter(department_id=user.department_id).values("case_id")
+        return qs.filter(Q(team_id__in=team_ids_of(user)) | Q(pk__in=ids))
+    return qs.filter(team_id__in=team_ids_of(user))
+
+
+def can_see(user, case: Case) -> bool:
+    if user.sees_everything:
+        return True
+    if case.team_id in team_ids_of(user):
+        return True
+    return bool(user.department_id) and case.departments.filter(pk=user.department_id).exists()
+
+
+def get_visible_case(user, case_id: int, qs: QuerySet | None = None) -> Case:
+    """The case, or NotFound if it does not exist or the user may not see it (the same answer for both)."""
+    qs = Case.objects.all() if qs is None else qs
+    case = qs.filter(pk=case_id).first()
+    if case is None or not can_see(user, case):
+        raise NotFound(f"case {case_id} does not exist")
+    return case
