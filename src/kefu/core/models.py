@@ -120,6 +120,9 @@ class IdempotencyRecord(models.Model):
         verbose_name_plural = _("idempotency records")
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_user_key")]
 
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.key}"
+
 
 class ScheduledJob(models.Model):
     """State of one periodic job. Schedulers claim a due run with a conditional UPDATE, so any number of
