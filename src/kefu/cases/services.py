@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from kefu.core import events
@@ -128,6 +127,13 @@ def create_case(actor, *, customer: Customer, subject: str, type: CaseType, chan
                 team=team, assignee=assignee, created_by=None if _is_customer(actor) else actor,
                 created_at=now, updated_at=now,
                 status=Status.OPEN if assignee else Status.NEW)
+    if body.strip():
+        # The first message's counters go in with the case row itself: one INSERT, no UPDATE.
+        case.message_count = 1
+        if body_from_customer:
+            case.last_customer_message_at = now
+        else:
+            case.last_staff_message_at = now
     try:
         with transaction.atomic():
             case.save(force_insert=True)
@@ -141,7 +147,7 @@ def create_case(actor, *, customer: Customer, subject: str, type: CaseType, chan
                                   old=[], new=sorted(d.pk for d in departments)))
             if body.strip():
                 kind = Message.Kind.CUSTOMER if body_from_customer else Message.Kind.STAFF
-                message = _new_message(case, actor, kind, body, channel, external_id, now)
+                message = _insert_message(case, actor, kind, body, channel, external_id, now)
                 _store_attachments(message, uploads, types)
                 log.append(_message_event(actor, case, message, now))
             events.record_many(log)
@@ -157,23 +163,23 @@ def create_case(actor, *, customer: Customer, subject: str, type: CaseType, chan
 
 # --- messages ---------------------------------------------------------------------------------------------
 
-def _new_message(case: Case, actor, kind: str, body: str, channel: str, external_id: str, at) -> Message:
-    message = Message.objects.create(
+def _insert_message(case: Case, actor, kind: str, body: str, channel: str, external_id: str, at) -> Message:
+    return Message.objects.create(
         case=case, kind=kind, channel=channel, body=body, external_id=external_id or "", created_at=at,
         author=None if _is_customer(actor) or actor is None else actor,
         customer=case.customer if kind == Message.Kind.CUSTOMER else None,
     )
-    case.message_count = F("message_count") + 1
+
+
+def _count_message(case: Case, kind: str, at) -> None:
+    """Update the counters of a case locked for update (the caller saves it)."""
+    case.message_count += 1
     if kind == Message.Kind.CUSTOMER:
         case.last_customer_message_at = at
     elif kind == Message.Kind.STAFF:
         case.last_staff_message_at = at
         if case.first_response_at is None and case.last_customer_message_at is not None:
             case.first_response_at = at
-    case.save(update_fields=["message_count", "last_customer_message_at", "last_staff_message_at",
-                             "first_response_at", "updated_at"])
-    case.refresh_from_db(fields=["message_count"])
-    return message
 
 
 def _message_event(actor, case: Case, message: Message, at):
@@ -202,13 +208,15 @@ def add_message(actor, case: Case, *, kind: str, body: str, channel: str | None 
     uploads = list(attachments)
     types = [_validate_upload(u) for u in uploads]
     now = at or timezone.now()
+    original = case
     try:
         with transaction.atomic():
             case = Case.objects.select_for_update().get(pk=case.pk)
             _check_open(case)
             case.updated_at = now
-            message = _new_message(case, actor, kind, body, channel, external_id, now)
+            message = _insert_message(case, actor, kind, body, channel, external_id, now)
             _store_attachments(message, uploads, types)
+            _count_message(case, kind, now)
             log = [_message_event(actor, case, message, now)]
             new_status = None
             if kind == Message.Kind.CUSTOMER and case.status in (Status.PENDING, Status.SOLVED):
@@ -217,13 +225,14 @@ def add_message(actor, case: Case, *, kind: str, body: str, channel: str | None 
                 new_status = Status.OPEN
             if new_status:
                 log.extend(_apply_status(actor, case, new_status, now, reason="message"))
-                case.save()
+            case.save()
             events.record_many(log)
     except IntegrityError as exc:
         if external_id:
             raise Conflict(f"a message with external id {external_id!r} exists already",
                            code="duplicate") from exc
         raise
+    _copy(case, original)
     if kind != Message.Kind.NOTE:
         touch_contact(case.customer_id, now)
     return message

@@ -1,0 +1,62 @@
+"""Data the benchmark needs from the seeded database (runs inside the harness after django.setup())."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.db.models import Count
+
+from bench.urls import SCRATCH_TABLE
+from kefu.cases.models import Case, CaseType
+from kefu.core.tokens import create_token
+from kefu.customers.models import Customer
+from kefu.people.models import Team, User
+
+
+def case_count() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM cases_case")
+        return cursor.fetchone()[0]
+
+
+def customer_count() -> int:
+    return Customer.objects.count()
+
+
+def _sample_ids(table: str, n: int) -> list[int]:
+    """``n`` ids spread over the whole table (every k-th id), without a full sort."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT min(id), max(id) FROM {table}")
+        lo, hi = cursor.fetchone()
+        if lo is None:
+            return []
+        step = max((hi - lo) // n, 1)
+        cursor.execute(f"SELECT id FROM {table} WHERE (id - %s) %% %s = 0 LIMIT %s", [lo, step, n])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def context() -> dict:
+    with connection.cursor() as cursor:
+        id_type = "BIGSERIAL PRIMARY KEY" if connection.vendor == "postgresql" else "INTEGER PRIMARY KEY AUTOINCREMENT"
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS {SCRATCH_TABLE} (id {id_type}, body TEXT, created_at TIMESTAMP)")
+    # The busiest team, and an agent who works in it: lists are filtered by status + that team.
+    team = Team.objects.annotate(n=Count("cases")).order_by("-n").first() if Case.objects.count() < 50_000 else None
+    if team is None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT team_id FROM cases_case WHERE team_id IS NOT NULL GROUP BY team_id "
+                           "ORDER BY count(*) DESC LIMIT 1")
+            team = Team.objects.get(pk=cursor.fetchone()[0])
+    agent = team.members.filter(role=User.Role.AGENT, is_active=True).order_by("pk").first() or team.members.first()
+    _, raw = create_token(None, agent, "benchmark")
+    status = "open"
+    return {
+        "cases": case_count(),
+        "team_id": team.pk,
+        "team": team.name,
+        "user": agent.username,
+        "token": raw,
+        "status": status,
+        "filtered_rows": Case.objects.filter(team=team, status=status).count(),
+        "case_ids": _sample_ids("cases_case", 5000),
+        "customer_ids": _sample_ids("customers_customer", 2000),
+        "type_codes": list(CaseType.objects.filter(is_active=True).values_list("code", flat=True)),
+    }
