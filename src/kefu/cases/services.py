@@ -150,14 +150,13 @@ def create_case(actor, *, customer: Customer, subject: str, type: CaseType, chan
                 message = _insert_message(case, actor, kind, body, channel, external_id, now)
                 _store_attachments(message, uploads, types)
                 log.append(_message_event(actor, case, message, now))
+                touch_contact(customer.pk, now)
             events.record_many(log)
     except IntegrityError as exc:
         if external_id:
             raise Conflict(f"a message with external id {external_id!r} exists already",
                            code="duplicate") from exc
         raise
-    if body.strip():
-        touch_contact(customer.pk, now)
     return case
 
 
@@ -227,14 +226,14 @@ def add_message(actor, case: Case, *, kind: str, body: str, channel: str | None 
                 log.extend(_apply_status(actor, case, new_status, now, reason="message"))
             case.save()
             events.record_many(log)
+            if kind != Message.Kind.NOTE:
+                touch_contact(case.customer_id, now)
     except IntegrityError as exc:
         if external_id:
             raise Conflict(f"a message with external id {external_id!r} exists already",
                            code="duplicate") from exc
         raise
     _copy(case, original)
-    if kind != Message.Kind.NOTE:
-        touch_contact(case.customer_id, now)
     return message
 
 
