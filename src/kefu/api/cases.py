@@ -1,0 +1,508 @@
+"""Cases, their messages and their event log.
+
+Every read goes through ``kefu.cases.queries`` (an agent sees their teams' cases and the cases that
+involve their department; anything else is a 404, exactly like a case that does not exist). Every
+change goes through ``kefu.cases.services``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Prefetch
+from django.http import FileResponse, HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from ninja import Field, Query, Router, Schema
+from pydantic import ValidationError as PydanticValidationError
+
+from kefu.cases import queries, services
+from kefu.cases.models import Attachment, Case, CaseType, Channel, Message, Priority, Stage, Status
+from kefu.core.errors import NotFound
+from kefu.core.models import Event
+from kefu.customers.models import Customer, Grade
+from kefu.people.models import Department, Team, User
+
+from . import idempotency
+from .common import (
+    ERRORS,
+    MAX_ID,
+    DepartmentRef,
+    Id,
+    In,
+    PageParams,
+    TeamRef,
+    Text,
+    TypeRef,
+    UserRef,
+    get_many_or_422,
+    get_or_404,
+    get_or_422,
+    text,
+    user,
+)
+from .errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType, parse_json_body, validation_error
+from .filters import since
+from .pagination import Page, by_id, by_recency
+
+router = Router(tags=["cases"])
+
+StatusCode = Literal["new", "open", "pending", "on_hold", "solved", "closed"]
+ChannelCode = Literal["wechat", "phone", "email", "portal", "api", "walk_in"]
+PriorityCode = Literal["low", "normal", "high", "urgent"]
+StageCode = Literal["pre_sale", "in_sale", "after_sale"]
+MessageKind = Literal["customer", "staff", "note"]
+MAX_FILES = 10
+
+assert set(StatusCode.__args__) == set(Status.values)
+assert set(ChannelCode.__args__) == set(Channel.values)
+assert set(PriorityCode.__args__) == set(Priority.values)
+assert set(StageCode.__args__) == set(Stage.values)
+
+
+# --- schemas ----------------------------------------------------------------------------------------------
+
+class CustomerRef(Schema):
+    id: int
+    name: str
+    kind: str
+    grade: str | None = Field(description="The customer's grade code.")
+
+
+class CaseItem(Schema):
+    id: int
+    reference: str
+    subject: str
+    status: str
+    priority: str
+    stage: str
+    channel: str
+    type: TypeRef
+    customer: CustomerRef
+    team: TeamRef | None
+    assignee: UserRef | None
+    message_count: int
+    transfer_count: int
+    reopen_count: int
+    created_at: datetime
+    updated_at: datetime
+    first_response_due_at: datetime | None
+    next_response_due_at: datetime | None
+    resolution_due_at: datetime | None
+
+
+class CaseOut(CaseItem):
+    departments: list[DepartmentRef]
+    created_by: UserRef | None
+    merged_into: int | None
+    first_response_at: datetime | None
+    last_customer_message_at: datetime | None
+    last_staff_message_at: datetime | None
+    solved_at: datetime | None
+    closed_at: datetime | None
+
+
+class AttachmentOut(Schema):
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    url: str
+
+
+class MessageOut(Schema):
+    id: int
+    case: int
+    kind: str
+    channel: str
+    body: str
+    author: UserRef | None
+    customer: int | None = Field(description="The customer who wrote it (customer messages).")
+    delivery: str
+    created_at: datetime
+    attachments: list[AttachmentOut]
+
+
+class EventActor(Schema):
+    id: int | None
+    kind: str
+    label: str
+
+
+class EventOut(Schema):
+    id: int
+    at: datetime
+    verb: str
+    actor: EventActor
+    field: str
+    old: object = None
+    new: object = None
+    data: dict
+
+
+class CaseCreate(In):
+    customer: Id
+    subject: text(200)
+    type: text(32) = Field(description="Case type code: inquiry, complaint, return, refund…")
+    channel: ChannelCode
+    body: Text = Field("", description="The first message (optional).")
+    body_from_customer: bool = Field(True, description="The first message is the customer's words.")
+    stage: StageCode = "after_sale"
+    priority: PriorityCode = "normal"
+    team: Id | None = None
+    assignee: Id | None = None
+    departments: list[Id] = Field(default_factory=list, max_length=50)
+
+
+class CaseUpdate(In):
+    """Only the fields sent are changed, all in one transaction: if one change is refused, none is made.
+    ``assignee`` may be null to take the case off everyone."""
+
+    subject: text(200) = None
+    type: text(32) = None
+    stage: StageCode = None
+    priority: PriorityCode = None
+    status: StatusCode = None
+    status_reason: text(300) = ""
+    assignee: Id | None = None
+    departments: list[Id] = Field(None, max_length=50)
+
+
+class TransferIn(In):
+    team: Id
+    assignee: Id | None = None
+    reason: text(300, 1)
+
+
+class MergeIn(In):
+    into: Id = Field(description="The case that receives this case's messages.")
+
+
+class MessageCreate(In):
+    kind: MessageKind = Field(description="customer (the customer's words), staff (a reply) or note (internal).")
+    body: Text
+    channel: ChannelCode | None = Field(None, description="Defaults to the case's channel.")
+
+
+class CaseFilters(PageParams):
+    status: list[StatusCode] = Field(default_factory=list, description="Repeat for several statuses.")
+    assignee: text(20) | None = Field(None, description='A user id, "me" or "none".')
+    team: Id | None = None
+    type: text(32) | None = Field(None, description="Case type code.")
+    grade: text(8) | None = Field(None, description="Grade code of the customer.")
+    channel: ChannelCode | None = None
+    priority: PriorityCode | None = None
+    stage: StageCode | None = None
+    customer: Id | None = None
+    updated_since: datetime | None = Field(None, description="Changed at or after this time.")
+
+
+# --- serializers ------------------------------------------------------------------------------------------
+
+def _user(u: User | None) -> dict | None:
+    return {"id": u.pk, "username": u.username, "display_name": str(u)} if u else None
+
+
+def _customer(c: Customer) -> dict:
+    return {"id": c.pk, "name": c.name, "kind": c.kind, "grade": c.grade.code if c.grade_id else None}
+
+
+def case_item(c: Case) -> dict:
+    return {
+        "id": c.pk, "reference": c.reference, "subject": c.subject, "status": c.status,
+        "priority": c.priority, "stage": c.stage, "channel": c.channel,
+        "type": {"id": c.type.pk, "code": c.type.code, "name": c.type.label},
+        "customer": _customer(c.customer),
+        "team": {"id": c.team.pk, "name": c.team.name} if c.team_id else None,
+        "assignee": _user(c.assignee) if c.assignee_id else None,
+        "message_count": c.message_count, "transfer_count": c.transfer_count,
+        "reopen_count": c.reopen_count, "created_at": c.created_at, "updated_at": c.updated_at,
+        "first_response_due_at": c.first_response_due_at, "next_response_due_at": c.next_response_due_at,
+        "resolution_due_at": c.resolution_due_at,
+    }
+
+
+def case_detail(c: Case) -> dict:
+    data = case_item(c)
+    data.update({
+        "departments": [{"id": d.pk, "code": d.code, "name": d.name} for d in c.departments.all()],
+        "created_by": _user(c.created_by) if c.created_by_id else None,
+        "merged_into": c.merged_into_id,
+        "first_response_at": c.first_response_at, "last_customer_message_at": c.last_customer_message_at,
+        "last_staff_message_at": c.last_staff_message_at, "solved_at": c.solved_at, "closed_at": c.closed_at,
+    })
+    return data
+
+
+def message_out(m: Message, case_id: int) -> dict:
+    return {
+        "id": m.pk, "case": case_id, "kind": m.kind, "channel": m.channel, "body": m.body,
+        "author": _user(m.author) if m.author_id else None, "customer": m.customer_id,
+        "delivery": m.delivery, "created_at": m.created_at,
+        "attachments": [{"id": a.pk, "filename": a.filename, "content_type": a.content_type, "size": a.size,
+                         "url": reverse("api:download_attachment", args=(case_id, a.pk))}
+                        for a in m.attachments.all()],
+    }
+
+
+def event_out(e: Event) -> dict:
+    return {"id": e.pk, "at": e.at, "verb": e.verb,
+            "actor": {"id": e.actor_id, "kind": e.actor_kind, "label": e.actor_label},
+            "field": e.field, "old": e.old, "new": e.new, "data": e.data}
+
+
+LIST_RELATED = ("type", "customer", "customer__grade", "team", "assignee")
+
+
+def _detail_qs():
+    return Case.objects.select_related(*LIST_RELATED, "created_by").prefetch_related(
+        Prefetch("departments", queryset=Department.objects.order_by("name")))
+
+
+def _visible(request: HttpRequest, case_id: int, qs=None) -> Case:
+    return queries.get_visible_case(user(request), case_id, qs)
+
+
+def _reload(case_id: int) -> dict:
+    return case_detail(_detail_qs().get(pk=case_id))
+
+
+# --- look-ups of what a body names ------------------------------------------------------------------------
+
+def _case_type(code: str) -> CaseType:
+    return get_or_422(CaseType.objects.all(), "type", _("case type"), code=code)
+
+
+def _team(pk: int | None, field: str = "team") -> Team | None:
+    return None if pk is None else get_or_422(Team.objects.all(), field, _("team"), pk=pk)
+
+
+def _staff(pk: int | None, field: str = "assignee") -> User | None:
+    return None if pk is None else get_or_422(User.objects.all(), field, _("user"), pk=pk)
+
+
+def _departments(ids: list[int]) -> list[Department]:
+    return get_many_or_422(Department.objects.all(), ids, "departments", _("departments"))
+
+
+# --- cases ------------------------------------------------------------------------------------------------
+
+def _assignee_filter(qs, value: str, request: HttpRequest):
+    value = value.strip().lower()
+    if value == "me":
+        return qs.filter(assignee_id=user(request).pk)
+    if value == "none":
+        return qs.filter(assignee__isnull=True)
+    if value.isdigit() and 0 < int(value) <= MAX_ID:
+        return qs.filter(assignee_id=int(value))
+    raise Unprocessable(_('assignee must be a user id, "me" or "none"'), field="assignee")
+
+
+@router.get("", response={200: Page[CaseItem], **ERRORS}, summary="List cases")
+def list_cases(request: HttpRequest, filters: Query[CaseFilters]):
+    """The cases you may see, most recently changed first. Filters combine with AND; ``status`` may be
+    repeated (``?status=new&status=open``). Page with ``cursor``."""
+    qs = queries.visible_cases(user(request), Case.objects.select_related(*LIST_RELATED))
+    if filters.status:
+        statuses = sorted(set(filters.status))
+        qs = qs.filter(status=statuses[0]) if len(statuses) == 1 else qs.filter(status__in=statuses)
+    if filters.assignee is not None:
+        qs = _assignee_filter(qs, filters.assignee, request)
+    if filters.team is not None:
+        qs = qs.filter(team_id=filters.team)
+    if filters.type is not None:
+        qs = qs.filter(type_id=get_or_422(CaseType.objects.all(), "type", _("case type"),
+                                          code=filters.type.strip()).pk)
+    if filters.grade is not None:
+        grade = get_or_422(Grade.objects.all(), "grade", _("grade"), code=filters.grade.strip())
+        qs = qs.filter(customer__grade_id=grade.pk)
+    if filters.channel is not None:
+        qs = qs.filter(channel=filters.channel)
+    if filters.priority is not None:
+        qs = qs.filter(priority=filters.priority)
+    if filters.stage is not None:
+        qs = qs.filter(stage=filters.stage)
+    if filters.customer is not None:
+        qs = qs.filter(customer_id=filters.customer)
+    if filters.updated_since is not None:
+        qs = qs.filter(updated_at__gte=since(filters.updated_since))
+    rows, cursor = by_recency(qs, "cases", filters.cursor, filters.limit)
+    return {"items": [case_item(c) for c in rows], "next_cursor": cursor}
+
+
+@router.post("", response={201: CaseOut, **ERRORS}, summary="Open a case")
+def create_case(request: HttpRequest, payload: CaseCreate):
+    """Open a case for a customer, optionally with its first message. Send an ``Idempotency-Key``
+    header to make retries safe."""
+
+    def run():
+        customer = get_or_422(Customer.objects.all(), "customer", _("customer"), pk=payload.customer)
+        case = services.create_case(
+            user(request), customer=customer, subject=payload.subject, type=_case_type(payload.type),
+            channel=payload.channel, body=payload.body, body_from_customer=payload.body_from_customer,
+            stage=payload.stage, priority=payload.priority, team=_team(payload.team),
+            assignee=_staff(payload.assignee), departments=_departments(payload.departments))
+        return 201, _reload(case.pk)
+
+    return idempotency.create(request, run)
+
+
+@router.get("/{int:case_id}", response={200: CaseOut, **ERRORS}, summary="Read a case")
+def get_case(request: HttpRequest, case_id: Id):
+    return case_detail(_visible(request, case_id, _detail_qs()))
+
+
+@router.patch("/{int:case_id}", response={200: CaseOut, **ERRORS}, summary="Change a case")
+def update_case(request: HttpRequest, case_id: Id, payload: CaseUpdate):
+    """Change subject, type, stage, priority, involved departments, assignee and status in one go.
+    The status changes last, so a case can be edited and solved in one request. An invalid status
+    transition is a 409 and nothing is changed."""
+    actor = user(request)
+    case = _visible(request, case_id)
+    sent = payload.model_fields_set
+    fields = {f: getattr(payload, f) for f in ("subject", "type", "stage", "priority") if f in sent}
+    if "type" in fields:
+        fields["type"] = _case_type(fields["type"])
+    departments = _departments(payload.departments) if "departments" in sent else None
+    assignee = _staff(payload.assignee) if "assignee" in sent else None
+    with transaction.atomic():
+        if fields:
+            services.update_case(actor, case, **fields)
+        if departments is not None:
+            services.set_departments(actor, case, departments)
+        if "assignee" in sent:
+            services.assign(actor, case, assignee)
+        if "status" in sent:
+            services.change_status(actor, case, payload.status, reason=payload.status_reason)
+    return _reload(case.pk)
+
+
+@router.post("/{int:case_id}/transfer", response={200: CaseOut, **ERRORS}, summary="Transfer a case")
+def transfer_case(request: HttpRequest, case_id: Id, payload: TransferIn):
+    """Move the case to another team (and optionally one of its members), saying why."""
+    case = _visible(request, case_id)
+    team = _team(payload.team)
+    assignee = _staff(payload.assignee)
+    services.transfer(user(request), case, team=team, assignee=assignee, reason=payload.reason)
+    return _reload(case.pk)
+
+
+@router.post("/{int:case_id}/merge", response={200: CaseOut, **ERRORS}, summary="Merge into another case")
+def merge_case(request: HttpRequest, case_id: Id, payload: MergeIn):
+    """Move this case's messages onto the case ``into`` (same customer) and close this one as merged.
+    Answers this case as it is now (closed, ``merged_into`` set)."""
+    case = _visible(request, case_id)
+    try:
+        target = _visible(request, payload.into)
+    except NotFound:
+        raise Unprocessable(_("case %(id)s does not exist") % {"id": payload.into}, code="unknown_reference",
+                            field="into") from None
+    services.merge_cases(user(request), case, target)
+    return _reload(case.pk)
+
+
+# --- messages ---------------------------------------------------------------------------------------------
+
+def _message_payload(request: HttpRequest) -> tuple[MessageCreate, list[services.Upload]]:
+    """A message from a JSON body, or from a multipart form with files (field ``attachments``)."""
+    if request.content_type == "multipart/form-data":
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE + MAX_FILES * settings.KEFU_ATTACHMENT_MAX_BYTES
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > limit:
+            raise PayloadTooLarge(_("the request body is larger than %(limit)s bytes") % {"limit": limit})
+        data = {k: request.POST.get(k) for k in request.POST if request.POST.get(k) != "" or k == "body"}
+        files = [f for name in request.FILES for f in request.FILES.getlist(name)]
+        if len(files) > MAX_FILES:
+            raise PayloadTooLarge(_("at most %(n)s files per message") % {"n": MAX_FILES},
+                                  code="too_many_files", field="attachments")
+        uploads = []
+        for f in files:
+            if f.size > settings.KEFU_ATTACHMENT_MAX_BYTES:
+                limit_mb = settings.KEFU_ATTACHMENT_MAX_BYTES // (1024 * 1024)
+                raise PayloadTooLarge(_("attachment %(name)s is larger than %(limit)s MB") % {
+                    "name": f.name, "limit": limit_mb}, field="attachments")
+            uploads.append(services.Upload(filename=f.name or "", content=f.read(),
+                                           content_type=f.content_type or ""))
+    else:
+        if request.content_type not in ("application/json", "", "text/plain"):
+            raise UnsupportedMediaType(_("send the message as application/json or multipart/form-data"))
+        data = parse_json_body(request)
+        uploads = []
+    try:
+        return MessageCreate.model_validate(data), uploads
+    except PydanticValidationError as exc:
+        raise validation_error(exc, "body") from None
+
+
+_message_body_schema = MessageCreate.model_json_schema()
+_multipart_schema = {
+    "type": "object",
+    "required": ["kind", "body"],
+    "properties": {
+        **_message_body_schema["properties"],
+        "attachments": {"type": "array", "items": {"type": "string", "format": "binary"},
+                        "description": f"Up to {MAX_FILES} files."},
+    },
+}
+
+
+@router.get("/{int:case_id}/messages", response={200: Page[MessageOut], **ERRORS}, summary="List messages")
+def list_messages(request: HttpRequest, case_id: Id, page: Query[PageParams]):
+    """The conversation in order, oldest first, including internal notes."""
+    case = _visible(request, case_id)
+    qs = Message.objects.filter(case_id=case.pk).select_related("author").prefetch_related(
+        Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
+    rows, cursor = by_id(qs, f"messages:{case.pk}", page.cursor, page.limit)
+    return {"items": [message_out(m, case.pk) for m in rows], "next_cursor": cursor}
+
+
+@router.post("/{int:case_id}/messages", response={201: MessageOut, **ERRORS}, summary="Add a message",
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "application/json": {"schema": _message_body_schema},
+                 "multipart/form-data": {"schema": _multipart_schema}}}})
+def add_message(request: HttpRequest, case_id: Id):
+    """Add the customer's words, a reply or an internal note. Send JSON, or multipart/form-data with
+    files in ``attachments``. A closed case takes no more messages (409). Send an ``Idempotency-Key``
+    header to make retries safe."""
+    case = _visible(request, case_id)
+    payload, uploads = _message_payload(request)
+
+    def run():
+        message = services.add_message(user(request), case, kind=payload.kind, body=payload.body,
+                                       channel=payload.channel, attachments=uploads)
+        message = Message.objects.select_related("author").prefetch_related(
+            Prefetch("attachments", queryset=Attachment.objects.order_by("id"))).get(pk=message.pk)
+        return 201, message_out(message, case.pk)
+
+    return idempotency.create(request, run)
+
+
+@router.get("/{int:case_id}/attachments/{int:attachment_id}", response={200: None, **ERRORS},
+            summary="Download an attachment")
+def download_attachment(request: HttpRequest, case_id: Id, attachment_id: Id):
+    case = _visible(request, case_id)
+    attachment = get_or_404(Attachment.objects.filter(message__case_id=case.pk), attachment_id,
+                            _("attachment"))
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError:
+        raise NotFound(_("the file of attachment %(id)s is missing") % {"id": attachment.pk}) from None
+    return FileResponse(handle, as_attachment=True, filename=attachment.filename,
+                        content_type=attachment.content_type)
+
+
+# --- events -----------------------------------------------------------------------------------------------
+
+@router.get("/{int:case_id}/events", response={200: Page[EventOut], **ERRORS}, summary="The case's event log")
+def list_events(request: HttpRequest, case_id: Id, page: Query[PageParams]):
+    """Every change to the case, oldest first: who, what, when, old and new value."""
+    case = _visible(request, case_id)
+    rows, cursor = by_id(Event.objects.filter(case_id=case.pk), f"events:{case.pk}", page.cursor, page.limit)
+    return {"items": [event_out(e) for e in rows], "next_cursor": cursor}
+

@@ -1,0 +1,122 @@
+"""Types and helpers shared by every router: input text, ids, the error and page schemas, look-ups."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from ninja import Field, Schema
+from pydantic import AfterValidator, ConfigDict
+
+from .errors import NotFound, Unprocessable
+
+MAX_ID = 2**63 - 1
+
+
+def _clean_text(value: str) -> str:
+    """Reject what no database can store: NUL characters and lone UTF-16 surrogates."""
+    if "\x00" in value:
+        raise ValueError(_("contains a NUL character"))
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(_("contains invalid Unicode (a lone surrogate)")) from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_clean_text)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def text(max_length: int | None = None, min_length: int | None = None) -> Any:
+    return Annotated[str, Field(max_length=max_length, min_length=min_length), AfterValidator(_clean_text)]
+
+
+class In(Schema):
+    """Base of every request body: unknown fields are an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(Schema):
+    code: str = Field(description="Machine-readable error code, e.g. not_found, validation_error.")
+    detail: str = Field(description="What is wrong, in words.")
+    field: str | None = Field(None, description="The field the error is about, if any.")
+    errors: list[dict] | None = Field(None, description="Validation errors: field, in (body/query/path), message.")
+
+
+class UserRef(Schema):
+    id: int
+    username: str
+    display_name: str
+
+
+class TeamRef(Schema):
+    id: int
+    name: str
+
+
+class TypeRef(Schema):
+    id: int
+    code: str
+    name: str
+
+
+class DepartmentRef(Schema):
+    id: int
+    code: str
+    name: str
+
+
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 413: ErrorOut,
+          422: ErrorOut}
+
+
+class PageParams(Schema):
+    cursor: Text | None = Field(None, description="The next_cursor of the previous page.")
+    limit: int = Field(25, ge=1, le=100, description="Items per page (1 to 100).")
+
+
+def user(request: HttpRequest):
+    """The authenticated staff member (set by the auth classes)."""
+    return request.auth
+
+
+def get_or_404(qs: QuerySet, pk: int, label: str) -> Model:
+    obj = qs.filter(pk=pk).first() if 0 < pk <= MAX_ID else None
+    if obj is None:
+        raise NotFound(_("%(thing)s %(id)s does not exist") % {"thing": label, "id": pk})
+    return obj
+
+
+def get_or_422(qs: QuerySet, field: str, label: str, **lookup) -> Model:
+    """An object named in a request body; an unknown one is a 422 naming the field."""
+    value = next(iter(lookup.values()))
+    if isinstance(value, int) and not 0 < value <= MAX_ID:
+        obj = None
+    else:
+        obj = qs.filter(**lookup).first()
+    if obj is None:
+        raise Unprocessable(_("%(thing)s %(value)s does not exist") % {"thing": label, "value": repr(value)},
+                            code="unknown_reference", field=field)
+    return obj
+
+
+def get_many_or_422(qs: QuerySet, ids: list[int], field: str, label: str) -> list[Model]:
+    ids = list(dict.fromkeys(ids))
+    found = {o.pk: o for o in qs.filter(pk__in=[i for i in ids if 0 < i <= MAX_ID])}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise Unprocessable(_("%(thing)s %(ids)s do not exist") % {
+            "thing": label, "ids": ", ".join(str(i) for i in missing)}, code="unknown_reference", field=field)
+    return [found[i] for i in ids]
+
+
+def ref(obj, **fields) -> dict | None:
+    """A compact reference to a related object: {"id": …, <fields>…}, or None."""
+    if obj is None:
+        return None
+    return {"id": obj.pk, **{k: getattr(obj, attr) for k, attr in fields.items()}}
+
