@@ -135,6 +135,11 @@ def _field_path(loc) -> tuple[str, str]:
     source = str(loc.pop(0)) if loc else ""
     if source == "body" and loc and loc[0] == "payload":
         loc.pop(0)
+    if source == "query":
+        if loc and loc[0] in ("filters", "page"):
+            loc.pop(0)
+        while loc and isinstance(loc[-1], int):  # a repeated parameter (?status=a&status=b)
+            loc.pop()
     return source, ".".join(str(p) for p in loc)
 
 

@@ -67,9 +67,12 @@ def fingerprint(request: HttpRequest) -> str:
     return digest.hexdigest()
 
 
-def _json_response(status: int, body: dict, replayed: bool = False) -> HttpResponse:
-    response = HttpResponse(json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False), status=status,
-                            content_type="application/json; charset=utf-8")
+def _render(body: dict) -> str:
+    return json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False)
+
+
+def _json_response(status: int, content: str, replayed: bool = False) -> HttpResponse:
+    response = HttpResponse(content, status=status, content_type="application/json; charset=utf-8")
     if replayed:
         response["Idempotent-Replayed"] = "true"
     return response
@@ -80,6 +83,7 @@ def _replay(record: IdempotencyRecord, digest: str) -> HttpResponse:
         raise Unprocessable(
             _("this Idempotency-Key was already used for a different request; use a new key for a new "
               "request"), code="idempotency_key_reused", field=HEADER)
+    # The answer is kept as its JSON text (PostgreSQL's jsonb would reorder the keys).
     return _json_response(record.status_code, record.response, replayed=True)
 
 
@@ -97,7 +101,7 @@ def create(request: HttpRequest, run: Callable[[], tuple[int, dict]], *,
     if key is None:
         with transaction.atomic():
             status, body = run()
-        return _json_response(status, body)
+        return _json_response(status, _render(body))
 
     digest = fingerprint(request)
     existing = _find(user, key)
@@ -106,9 +110,10 @@ def create(request: HttpRequest, run: Callable[[], tuple[int, dict]], *,
     try:
         with transaction.atomic():
             status, body = run()
+            content = _render(body)
             # What is stored is exactly what is sent, so a replay is byte-for-byte the same answer.
-            body = json.loads(json.dumps(body, cls=DjangoJSONEncoder))
-            stored = {**body, **{f: None for f in secret_fields if f in body}}
+            secrets = [f for f in secret_fields if f in body]
+            stored = _render({**body, **{f: None for f in secrets}}) if secrets else content
             IdempotencyRecord.objects.create(user=user, key=key, method=request.method,
                                              path=request.path[:PATH_MAX], request_hash=digest,
                                              status_code=status, response=stored)
@@ -117,4 +122,4 @@ def create(request: HttpRequest, run: Callable[[], tuple[int, dict]], *,
         if existing is None:
             raise
         return _replay(existing, digest)
-    return _json_response(status, body)
+    return _json_response(status, content)

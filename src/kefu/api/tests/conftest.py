@@ -12,7 +12,8 @@ class Api:
     def __init__(self, user, **headers):
         self.user = user
         self.token_row, self.token = tokens.create_token(None, user, f"tests {user.username}")
-        self.client = Client(HTTP_AUTHORIZATION=f"Bearer {self.token}", HTTP_ACCEPT_LANGUAGE="en", **headers)
+        headers.setdefault("HTTP_ACCEPT_LANGUAGE", "en")
+        self.client = Client(HTTP_AUTHORIZATION=f"Bearer {self.token}", **headers)
 
     def _call(self, method, path, data=None, **extra):
         url = path if path.startswith("/") else f"/api/v1/{path}"
