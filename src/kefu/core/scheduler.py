@@ -191,6 +191,22 @@ def tick(now: datetime | None = None) -> list[str]:
     return registry.tick(now)
 
 
+def format_interval(seconds: int) -> str:
+    """``3600`` -> "1 hour" (in the active language)."""
+    from django.utils.translation import ngettext
+
+    units = (
+        (86400, lambda n: ngettext("every %(n)d day", "every %(n)d days", n)),
+        (3600, lambda n: ngettext("every %(n)d hour", "every %(n)d hours", n)),
+        (60, lambda n: ngettext("every %(n)d minute", "every %(n)d minutes", n)),
+        (1, lambda n: ngettext("every %(n)d second", "every %(n)d seconds", n)),
+    )
+    for size, text in units:
+        if seconds and seconds % size == 0:
+            return text(seconds // size) % {"n": seconds // size}
+    return str(seconds)
+
+
 def run_soon(name: str) -> bool:
     """Make a job due now (for the admin's "run at the next tick"); the scheduler enqueues it on its next pass.
 
