@@ -8,13 +8,16 @@ form error and nothing is saved. :class:`ServiceAdmin` then skips Django's own `
 from __future__ import annotations
 
 from django import forms
+from django.apps import apps
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
+from django_tasks_db.admin import DBTaskResultAdmin
+from django_tasks_db.models import DBTaskResult
 
 from . import scheduler, tokens
 from .errors import DomainError
@@ -257,3 +260,40 @@ class ScheduledJobAdmin(ReadOnlyAdmin):
         self.message_user(request, ngettext(
             "%(count)d job will run at the next scheduler tick.",
             "%(count)d jobs will run at the next scheduler tick.", count) % {"count": count}, messages.SUCCESS)
+
+
+# --- background task results (django-tasks-db) -------------------------------------------------------------
+# django-tasks-db ships no Chinese: its model's strings are listed here so that kefu's catalog translates them,
+# and its admin is registered again with translatable column names and a translatable section name.
+
+TASKS_DB_STRINGS = (
+    _("Task Result"), _("Task Results"), _("enqueued at"), _("started at"), _("finished at"), _("args kwargs"),
+    _("task path"), _("worker id"), _("queue name"), _("backend name"), _("run after"), _("return value"),
+    _("exception class path"), _("traceback"),
+    pgettext_lazy("Task", "Ready"), pgettext_lazy("Task", "Running"), pgettext_lazy("Task", "Failed"),
+    pgettext_lazy("Task", "Successful"),
+)
+
+apps.get_app_config("django_tasks_database").verbose_name = _("Background tasks")
+
+if admin.site.is_registered(DBTaskResult):
+    admin.site.unregister(DBTaskResult)
+
+
+@admin.register(DBTaskResult)
+class TaskResultAdmin(DBTaskResultAdmin):
+    list_display = ["id", "task", "status", "enqueued_at", "started_at", "finished_at", "priority", "queue_name"]
+    list_filter = ["status", "queue_name"]
+    show_full_result_count = False
+
+    @admin.display(description=_("task"))
+    def task(self, obj):
+        return obj.task_name
+
+    @admin.display(description=_("traceback"))
+    def formatted_traceback(self, obj):
+        return super().formatted_traceback(obj)
+
+    @admin.display(description=_("run after"))
+    def display_run_after(self, obj):
+        return super().display_run_after(obj)

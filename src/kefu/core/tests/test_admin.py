@@ -185,3 +185,11 @@ def test_run_a_periodic_job_at_the_next_tick(admin_client, centre):
     job.refresh_from_db()
     assert job.next_run_at <= timezone.now()
     assert "core.prune_task_results" in tick()
+
+
+def test_background_task_results_are_listed_in_chinese(admin_client, centre):
+    tick()
+    queries, response = count_queries(admin_client, reverse("admin:django_tasks_database_dbtaskresult_changelist"))
+    page = response.content.decode()
+    assert response.status_code == 200 and queries <= MAX_QUERIES
+    assert "后台任务" in page and "任务结果" in page and "待执行" in page
