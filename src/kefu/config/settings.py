@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "kefu.cases",
     "kefu.api",
     "kefu.web",
+    "kefu.demo",
 ]
 
 MIDDLEWARE = [
