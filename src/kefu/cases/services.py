@@ -23,6 +23,7 @@ from kefu.core.errors import Conflict, DomainError, InvalidTransition
 from kefu.customers.models import Customer
 from kefu.customers.services import touch_contact
 from kefu.people.models import Department, Team, User
+from kefu.search import index as search_index
 
 from .models import TRANSITIONS, Attachment, Case, CaseType, Channel, Message, Priority, Stage, Status
 
@@ -152,6 +153,7 @@ def create_case(actor, *, customer: Customer, subject: str, type: CaseType, chan
                 log.append(_message_event(actor, case, message, now))
                 touch_contact(customer.pk, now)
             events.record_many(log)
+            search_index.index_case_text(case.pk, [subject, body])
     except IntegrityError as exc:
         if external_id:
             raise Conflict(f"a message with external id {external_id!r} exists already",
@@ -226,6 +228,7 @@ def add_message(actor, case: Case, *, kind: str, body: str, channel: str | None 
                 log.extend(_apply_status(actor, case, new_status, now, reason="message"))
             case.save()
             events.record_many(log)
+            search_index.index_message(message)
             if kind != Message.Kind.NOTE:
                 touch_contact(case.customer_id, now)
     except IntegrityError as exc:
@@ -307,6 +310,7 @@ def update_case(actor, case: Case, **changes) -> Case:
     now = timezone.now()
     with transaction.atomic():
         locked = Case.objects.select_for_update().get(pk=case.pk)
+        old_subject = locked.subject
         log = []
         for field, value in changes.items():
             old = getattr(locked, field)
@@ -319,6 +323,8 @@ def update_case(actor, case: Case, **changes) -> Case:
             locked.updated_at = now
             locked.save()
             events.record_many(log)
+            if locked.subject != old_subject:
+                search_index.reindex_case(locked.pk, old_subject=old_subject)
     _copy(locked, case)
     return case
 
@@ -423,6 +429,7 @@ def merge_cases(actor, source: Case, target: Case, *, at=None) -> Case:
     with transaction.atomic():
         src = Case.objects.select_for_update().get(pk=source.pk)
         dst = Case.objects.select_for_update().get(pk=target.pk)
+        search_index.merge_case_documents(src.pk, dst.pk)
         moved = src.messages.update(case=dst)
         dst.message_count = dst.messages.count()
         src.message_count = 0

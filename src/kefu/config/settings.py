@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "kefu.people",
     "kefu.customers",
     "kefu.cases",
+    "kefu.search",
     "kefu.api",
     "kefu.web",
     "kefu.demo",

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from kefu.core import events
 from kefu.core.errors import Conflict, DomainError
+from kefu.search import index as search_index
 
 from .identities import InvalidIdentity, normalize
 from .models import Customer, Grade, Identity, Tag
@@ -75,6 +76,7 @@ def create_customer(actor, *, identities: Iterable[tuple[str, str]] = (), grade:
                 customer.tags.set(_tags(tags))
             events.record("customer.created", actor=actor, subject_type="customer", subject_id=customer.pk,
                           customer_id=customer.pk, data={"name": customer.name, "kind": customer.kind})
+            search_index.index_customer(customer)
     except IntegrityError as exc:
         owner = _identity_owner(idents)
         raise Conflict(f"identity {owner} belongs to another customer already", field="identities") from exc
@@ -131,6 +133,8 @@ def update_customer(actor, customer: Customer, **changes) -> Customer:
             customer.updated_at = now
             customer.save()
             events.record_many(log)
+            if any(e.field in ("name", "organisation") for e in log):
+                search_index.index_customer(customer)
     return customer
 
 
@@ -149,6 +153,7 @@ def add_identity(actor, customer: Customer, channel: str, value: str, *, verifie
             )
             events.record("customer.identity_added", actor=actor, subject_type="customer",
                           subject_id=customer.pk, customer_id=customer.pk, data={"channel": channel})
+            search_index.index_customer(customer)
     except IntegrityError as exc:
         raise Conflict(f"{channel}:{value} belongs to another customer already", field="value") from exc
     return identity
@@ -161,6 +166,7 @@ def remove_identity(actor, identity: Identity) -> None:
         identity.delete()
         events.record("customer.identity_removed", actor=actor, subject_type="customer",
                       subject_id=customer_id, customer_id=customer_id, data={"channel": channel})
+        search_index.index_customer(identity.customer)
 
 
 def find_by_identity(channel: str, value: str) -> Customer | None:

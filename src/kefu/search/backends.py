@@ -1,0 +1,229 @@
+"""Where the index lives: a stock FTS5 table on SQLite, a tsvector column with a GIN index on PostgreSQL.
+
+Both store one document per case (its subject and every message) and one per customer (name, organisation,
+identities), keyed by the case or customer id, holding the tokens of :mod:`kefu.search.tokens`. Everything
+here is SQL; deciding what to index and how to answer a query is in ``index.py`` and ``queries.py``.
+
+SQLite: ``search_<kind>_fts`` is a *contentless* FTS5 table (``content=''``: the texts live in the domain
+tables, the index only holds postings) with the ``ascii`` tokenizer (the tokens are already made; it keeps
+every non-ASCII character and splits on spaces) and ``detail=full`` (positions, so a phrase of bigrams is an
+exact substring match). SQLite 3.40 cannot delete from a contentless table without the old tokens, so a
+rewrite passes the document's previous texts; customers keep theirs in ``search_customer_text`` because a
+customer's texts change in several places (name, identities, the organisation's name).
+
+PostgreSQL: ``search_<kind>doc`` has the tokens as a ``tsvector`` literal with positions (no text search
+parser or configuration is involved, so nothing depends on the server's locale) and a GIN index. A tsvector
+keeps at most 256 positions per lexeme and none above 16383; a document beyond that (or beyond the 1 MB
+tsvector limit) is stored with ``exact = false`` and its matches are verified against the texts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from . import tokens as tk
+
+KINDS = ("case", "customer")
+
+# Texts of one document are stored joined by this (a customer's texts never contain it).
+TEXT_SEPARATOR = "\x1e"
+
+OldTokens = Callable[[], Sequence[str]]
+
+
+class SqliteBackend:
+    vendor = "sqlite"
+    # Phrase matches are exact for every document: FTS5 positions have no limit.
+    all_exact = True
+
+    @staticmethod
+    def table(kind: str) -> str:
+        return f"search_{kind}_fts"
+
+    def existing(self, cursor, kind: str, ids: Sequence[int]) -> set[int]:
+        """Which of these documents are in the index (the docsize table has a row per document)."""
+        if not ids:
+            return set()
+        marks = ",".join(["%s"] * len(ids))
+        cursor.execute(f"SELECT id FROM {self.table(kind)}_docsize WHERE id IN ({marks})", list(ids))
+        return {row[0] for row in cursor.fetchall()}
+
+    def write(self, cursor, kind: str, doc_id: int, tokens: Sequence[str], old: OldTokens | None) -> None:
+        """Put a document in the index, replacing the one there (whose tokens ``old()`` gives)."""
+        table = self.table(kind)
+        if self.existing(cursor, kind, [doc_id]):
+            if old is None:
+                raise ValueError(f"{kind} {doc_id} is indexed already and its old texts are unknown")
+            cursor.execute(f"INSERT INTO {table}({table}, rowid, body) VALUES ('delete', %s, %s)",
+                           [doc_id, " ".join(old())])
+        cursor.execute(f"INSERT INTO {table}(rowid, body) VALUES (%s, %s)", [doc_id, " ".join(tokens)])
+
+    def insert_many(self, cursor, kind: str, rows: Sequence[tuple[int, Sequence[str]]]) -> None:
+        """New documents (none of them indexed yet), with one executemany."""
+        table = self.table(kind)
+        cursor.executemany(f"INSERT INTO {table}(rowid, body) VALUES (%s, %s)",
+                           [(doc_id, " ".join(toks)) for doc_id, toks in rows])
+
+    def clear(self, cursor, kind: str) -> None:
+        table = self.table(kind)
+        cursor.execute(f"INSERT INTO {table}({table}) VALUES ('delete-all')")
+        if kind == "customer":
+            cursor.execute("DELETE FROM search_customer_text")
+
+    def optimize(self, cursor, kind: str) -> None:
+        table = self.table(kind)
+        cursor.execute(f"INSERT INTO {table}({table}) VALUES ('optimize')")
+
+    # Customers keep the texts they were indexed with (see the module docstring).
+    def stored_texts(self, cursor, customer_id: int) -> list[str] | None:
+        cursor.execute("SELECT texts FROM search_customer_text WHERE customer_id = %s", [customer_id])
+        row = cursor.fetchone()
+        return row[0].split(TEXT_SEPARATOR) if row else None
+
+    def store_texts(self, cursor, rows: Sequence[tuple[int, Sequence[str]]]) -> None:
+        cursor.executemany("INSERT OR REPLACE INTO search_customer_text (customer_id, texts) VALUES (%s, %s)",
+                           [(i, TEXT_SEPARATOR.join(texts)) for i, texts in rows])
+
+    # --- reading ---
+    def match(self, kind: str, terms: Sequence[tk.Term]) -> tuple[str, list]:
+        """SQL selecting the ids of every document that satisfies all the clauses."""
+        table = self.table(kind)
+        return f"SELECT rowid FROM {table} WHERE {table} MATCH %s", [tk.fts5_expression(terms)]
+
+    def split(self, kind: str, terms: Sequence[tk.Term]) -> tuple[tuple[str, list] | None, tuple[str, list] | None]:
+        """(ids that certainly match, ids that must be verified): either may be None."""
+        sql = self.match(kind, terms)
+        return (sql, None) if tk.all_exact(terms) else (None, sql)
+
+    def candidates(self, kind: str, terms: Sequence[tk.Term]) -> tuple[str, list]:
+        return self.match(kind, terms)
+
+    def count_at_most(self, cursor, kind: str, terms: Sequence[tk.Term], cap: int) -> int:
+        sql, params = self.candidates(kind, terms)
+        cursor.execute(f"SELECT count(*) FROM ({sql} LIMIT %s)", [*params, cap])
+        return cursor.fetchone()[0]
+
+    def count(self, cursor, kind: str, terms: Sequence[tk.Term]) -> int:
+        sql, params = self.match(kind, terms)
+        cursor.execute(f"SELECT count(*) FROM ({sql})", params)
+        return cursor.fetchone()[0]
+
+    def ranked(self, kind: str, terms: Sequence[tk.Term], after: tuple[float, int] | None,
+               limit: int) -> tuple[str, list]:
+        """(id, score) of candidates, best first (lower score is better), after a (score, id) cursor."""
+        table = self.table(kind)
+        sql = (f"SELECT id, score FROM (SELECT rowid AS id, bm25({table}) AS score FROM {table} "
+               f"WHERE {table} MATCH %s)")
+        params: list = [tk.fts5_expression(terms)]
+        if after is not None:
+            sql += " WHERE score > %s OR (score = %s AND id > %s)"
+            params += [after[0], after[0], after[1]]
+        return sql + " ORDER BY score, id LIMIT %s", [*params, limit]
+
+
+class PostgresBackend:
+    vendor = "postgresql"
+    all_exact = False
+
+    @staticmethod
+    def table(kind: str) -> str:
+        return f"search_{kind}doc"
+
+    @staticmethod
+    def key(kind: str) -> str:
+        return f"{kind}_id"
+
+    # Above this many bytes of literal the tsvector could pass PostgreSQL's 1 MB limit: store none, verify.
+    MAX_LITERAL = 900_000
+
+    def _row(self, doc_id: int, tokens: Sequence[str]) -> tuple[int, str | None, bool]:
+        literal, lossless = tk.tsvector_literal(tokens)
+        if len(literal.encode()) > self.MAX_LITERAL:
+            return doc_id, None, False
+        return doc_id, literal, lossless
+
+    def existing(self, cursor, kind: str, ids: Sequence[int]) -> set[int]:
+        if not ids:
+            return set()
+        cursor.execute(f"SELECT {self.key(kind)} FROM {self.table(kind)} WHERE {self.key(kind)} = ANY(%s)",
+                       [list(ids)])
+        return {row[0] for row in cursor.fetchall()}
+
+    def write(self, cursor, kind: str, doc_id: int, tokens: Sequence[str], old: OldTokens | None) -> None:
+        self.upsert_many(cursor, kind, [(doc_id, tokens)])
+
+    def upsert_many(self, cursor, kind: str, rows: Sequence[tuple[int, Sequence[str]]]) -> None:
+        table, key = self.table(kind), self.key(kind)
+        cursor.executemany(
+            f"INSERT INTO {table} ({key}, tsv, exact) VALUES (%s, %s::tsvector, %s) "
+            f"ON CONFLICT ({key}) DO UPDATE SET tsv = EXCLUDED.tsv, exact = EXCLUDED.exact",
+            [self._row(doc_id, toks) for doc_id, toks in rows])
+
+    insert_many = upsert_many
+
+    def clear(self, cursor, kind: str) -> None:
+        cursor.execute(f"TRUNCATE {self.table(kind)}")
+
+    def optimize(self, cursor, kind: str) -> None:
+        cursor.execute(f"ANALYZE {self.table(kind)}")
+
+    def stored_texts(self, cursor, customer_id: int) -> list[str] | None:
+        return None  # an upsert needs no old texts
+
+    def store_texts(self, cursor, rows) -> None:
+        pass
+
+    # --- reading ---
+    @staticmethod
+    def _any_order(terms: Sequence[tk.Term]) -> str:
+        """The same tokens without adjacency: what a document with lossy positions must satisfy."""
+        flat = [tk.Term(t.text, tuple(tk.Clause((tok,), prefix=c.prefix and i == len(c.tokens) - 1)
+                                      for c in t.clauses for i, tok in enumerate(c.tokens)), t.exact)
+                for t in terms]
+        return tk.tsquery_expression(flat)
+
+    def split(self, kind: str, terms: Sequence[tk.Term]) -> tuple[tuple[str, list] | None, tuple[str, list] | None]:
+        table, key = self.table(kind), self.key(kind)
+        query, loose = tk.tsquery_expression(terms), self._any_order(terms)
+        lossy = (f"SELECT {key} FROM {table} WHERE NOT exact "
+                 f"AND (tsv IS NULL OR tsv @@ %s::tsquery)", [loose])
+        if tk.all_exact(terms):
+            return (f"SELECT {key} FROM {table} WHERE tsv @@ %s::tsquery AND exact", [query]), lossy
+        return None, self.candidates(kind, terms)
+
+    def candidates(self, kind: str, terms: Sequence[tk.Term]) -> tuple[str, list]:
+        table, key = self.table(kind), self.key(kind)
+        return (f"SELECT {key} FROM {table} WHERE tsv @@ %s::tsquery "
+                f"OR (NOT exact AND (tsv IS NULL OR tsv @@ %s::tsquery))",
+                [tk.tsquery_expression(terms), self._any_order(terms)])
+
+    def count_at_most(self, cursor, kind: str, terms: Sequence[tk.Term], cap: int) -> int:
+        sql, params = self.candidates(kind, terms)
+        cursor.execute(f"SELECT count(*) FROM ({sql} LIMIT %s) AS c", [*params, cap])
+        return cursor.fetchone()[0]
+
+    def count(self, cursor, kind: str, terms: Sequence[tk.Term]) -> int:
+        (sql, params), _ = self.split(kind, terms)
+        cursor.execute(f"SELECT count(*) FROM ({sql}) AS c", params)
+        return cursor.fetchone()[0]
+
+    def ranked(self, kind: str, terms: Sequence[tk.Term], after: tuple[float, int] | None,
+               limit: int) -> tuple[str, list]:
+        table, key = self.table(kind), self.key(kind)
+        cand, cand_params = self.candidates(kind, terms)
+        sql = (f"SELECT id, score FROM (SELECT d.{key} AS id, "
+               f"-ts_rank(coalesce(d.tsv, ''::tsvector), %s::tsquery)::float8 AS score "
+               f"FROM {table} d WHERE d.{key} IN ({cand})) AS r")
+        params: list = [tk.tsquery_expression(terms), *cand_params]
+        if after is not None:
+            sql += " WHERE score > %s OR (score = %s AND id > %s)"
+            params += [after[0], after[0], after[1]]
+        return sql + " ORDER BY score, id LIMIT %s", [*params, limit]
+
+
+def backend_for(connection):
+    if connection.vendor == "sqlite":
+        return SqliteBackend()
+    if connection.vendor == "postgresql":
+        return PostgresBackend()
+    raise NotImplementedError(f"no search index for the {connection.vendor} database")
