@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.utils.text import get_text_list
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -14,7 +15,7 @@ from kefu.core.admin import ReadOnlyAdmin, ServiceAdmin, ServiceForm, admin_link
 from kefu.core.errors import DomainError
 
 from . import services
-from .models import Attachment, Case, CaseType, Message, Status
+from .models import TRANSITIONS, Attachment, Case, CaseType, Message, Status
 
 
 @admin.register(CaseType)
@@ -40,6 +41,15 @@ class CaseChangeForm(ServiceForm):
     class Meta:
         model = Case
         fields = [*FIELDS, "status", "team", "assignee", "departments"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "status" in self.fields:
+            allowed = [str(label) for value, label in Status.choices if value in TRANSITIONS[self.instance.status]]
+            self.fields["status"].help_text = (
+                gettext("From here the case can go to %(statuses)s.") % {"statuses": get_text_list(allowed)}
+                if allowed else gettext("A closed case is final; open a follow-up case instead.")
+            )
 
     def apply(self, actor):
         case = Case.objects.get(pk=self.instance.pk)

@@ -176,3 +176,13 @@ def test_case_and_message_lists_take_the_same_queries_for_more_rows(admin_client
         services.add_message(centre.zhaolead, case, kind=Message.Kind.NOTE, body="内部备注")
     more = [count_queries(admin_client, url)[0] for url in urls]
     assert more == few
+
+
+def test_the_status_field_says_where_the_case_can_go(admin_client, centre):
+    case = new_case(centre)
+    form = admin_client.get(change_url(case)).context["adminform"].form
+    assert form.fields["status"].help_text == "当前状态可以变更为：处理中，待客户回复，挂起（等待内部或第三方） 或 已解决。"
+    for status in (Status.SOLVED, Status.CLOSED):
+        services.change_status(centre.xiaowang, case, status)
+    form = admin_client.get(change_url(case)).context["adminform"].form
+    assert "已关闭的工单" in form.fields["status"].help_text
