@@ -12,7 +12,7 @@ from typing import Literal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.http import FileResponse, HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -46,7 +46,7 @@ from .common import (
 )
 from .errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType, parse_json_body, validation_error
 from .filters import since
-from .pagination import Page, by_id, by_recency
+from .pagination import Page, by_id, by_recency, residual
 
 router = Router(tags=["cases"])
 
@@ -225,10 +225,15 @@ def case_item(c: Case) -> dict:
     }
 
 
-def case_detail(c: Case) -> dict:
+def case_detail(c: Case, departments: list[Department] | None = None) -> dict:
+    """The full case. ``departments`` may be given when they are known already (a new case)."""
     data = case_item(c)
+    if departments is None:
+        departments = c.departments.all()
+    else:
+        departments = sorted(departments, key=lambda d: d.name)
     data.update({
-        "departments": [{"id": d.pk, "code": d.code, "name": d.name} for d in c.departments.all()],
+        "departments": [{"id": d.pk, "code": d.code, "name": d.name} for d in departments],
         "created_by": _user(c.created_by) if c.created_by_id else None,
         "merged_into": c.merged_into_id,
         "first_response_at": c.first_response_at, "last_customer_message_at": c.last_customer_message_at,
@@ -285,51 +290,101 @@ def _staff(pk: int | None, field: str = "assignee") -> User | None:
 
 
 def _departments(ids: list[int]) -> list[Department]:
-    return get_many_or_422(Department.objects.all(), ids, "departments", _("departments"))
+    return get_many_or_422(Department.objects.all(), ids, "departments", _("departments")) if ids else []
 
 
 # --- cases ------------------------------------------------------------------------------------------------
 
-def _assignee_filter(qs, value: str, request: HttpRequest):
+def _assignee(value: str, request: HttpRequest):
+    """The assignee filter: a user id, None for "none" (unassigned), or the caller for "me"."""
     value = value.strip().lower()
     if value == "me":
-        return qs.filter(assignee_id=user(request).pk)
+        return user(request).pk
     if value == "none":
-        return qs.filter(assignee__isnull=True)
+        return None
     if value.isdigit() and 0 < int(value) <= MAX_ID:
-        return qs.filter(assignee_id=int(value))
+        return int(value)
     raise Unprocessable(_('assignee must be a user id, "me" or "none"'), field="assignee")
+
+
+def _list_parts(request: HttpRequest, filters: CaseFilters) -> list:
+    """The case list as disjoint querysets, each answered by one of the Case indexes: (customer),
+    (assignee, status), (status, team), (team) or none but (updated_at) — in that order of preference,
+    every one followed by (-updated_at, -id).
+
+    The equality filters of the chosen index are plain; the other filters are ``residual``. An agent's
+    list without a team filter is split by the scopes of ``visible_case_scopes`` (each team, and the
+    cases involving their department); several statuses are split one per status. Each part still goes
+    through ``visible_cases``."""
+    me = user(request)
+    statuses = sorted(set(filters.status))
+    assignee = _assignee(filters.assignee, request) if filters.assignee is not None else False
+    type_id = _case_type(filters.type.strip()).pk if filters.type is not None else None
+    grade_id = (get_or_422(Grade.objects.all(), "grade", _("grade"), code=filters.grade.strip()).pk
+                if filters.grade is not None else None)
+
+    if filters.team is not None:
+        scopes = [(filters.team, Q(team_id=filters.team))]
+    else:
+        visible = queries.visible_case_scopes(me)
+        scopes = [(None, Q())] if visible is None else [(_scope_team(q), q) for q in visible]
+
+    parts = []
+    for team, scope in scopes:
+        if filters.customer is not None:
+            drive = [{"customer_id": filters.customer}]
+        elif assignee is not False:
+            drive = [{"assignee_id": assignee, "status": s} for s in (statuses or Status.values)]
+        elif team is not None and statuses:
+            drive = [{"status": s, "team_id": team} for s in statuses]
+        elif team is not None:
+            drive = [{"team_id": team}]
+        else:
+            drive = [{}]
+        for driving in drive:
+            qs = queries.visible_cases(me, Case.objects.filter(scope, **driving))
+            if statuses and "status" not in driving:
+                qs = residual(qs, "status", statuses, "in")
+            if team is not None and "team_id" not in driving:
+                qs = residual(qs, "team_id", team)
+            if assignee is not False and "assignee_id" not in driving:
+                qs = residual(qs, "assignee_id", True, "isnull") if assignee is None else residual(
+                    qs, "assignee_id", assignee)
+            if filters.customer is not None and "customer_id" not in driving:
+                qs = residual(qs, "customer_id", filters.customer)
+            if type_id is not None:
+                qs = residual(qs, "type_id", type_id)
+            if grade_id is not None:
+                # a subquery, not a join: the page's keys come from the cases table alone
+                qs = residual(qs, "customer_id", Customer.objects.filter(grade_id=grade_id).values("id"), "in")
+            for field in ("channel", "priority", "stage"):
+                if getattr(filters, field) is not None:
+                    qs = residual(qs, field, getattr(filters, field))
+            if filters.updated_since is not None:
+                qs = qs.filter(updated_at__gte=since(filters.updated_since))
+            parts.append(qs)
+    return parts
+
+
+def _scope_team(scope: Q) -> int | None:
+    """The team of a ``visible_case_scopes`` part that is one team's cases, else None."""
+    if len(scope.children) == 1 and not scope.negated and isinstance(scope.children[0], tuple):
+        name, value = scope.children[0]
+        if name == "team_id":
+            return value
+    return None
+
+
+def _fetch_cases(ids: list[int]):
+    return Case.objects.select_related(*LIST_RELATED).filter(pk__in=ids)
 
 
 @router.get("", response={200: Page[CaseItem], **ERRORS}, summary="List cases")
 def list_cases(request: HttpRequest, filters: Query[CaseFilters]):
     """The cases you may see, most recently changed first. Filters combine with AND; ``status`` may be
     repeated (``?status=new&status=open``). Page with ``cursor``."""
-    qs = queries.visible_cases(user(request), Case.objects.select_related(*LIST_RELATED))
-    if filters.status:
-        statuses = sorted(set(filters.status))
-        qs = qs.filter(status=statuses[0]) if len(statuses) == 1 else qs.filter(status__in=statuses)
-    if filters.assignee is not None:
-        qs = _assignee_filter(qs, filters.assignee, request)
-    if filters.team is not None:
-        qs = qs.filter(team_id=filters.team)
-    if filters.type is not None:
-        qs = qs.filter(type_id=get_or_422(CaseType.objects.all(), "type", _("case type"),
-                                          code=filters.type.strip()).pk)
-    if filters.grade is not None:
-        grade = get_or_422(Grade.objects.all(), "grade", _("grade"), code=filters.grade.strip())
-        qs = qs.filter(customer__grade_id=grade.pk)
-    if filters.channel is not None:
-        qs = qs.filter(channel=filters.channel)
-    if filters.priority is not None:
-        qs = qs.filter(priority=filters.priority)
-    if filters.stage is not None:
-        qs = qs.filter(stage=filters.stage)
-    if filters.customer is not None:
-        qs = qs.filter(customer_id=filters.customer)
-    if filters.updated_since is not None:
-        qs = qs.filter(updated_at__gte=since(filters.updated_since))
-    rows, cursor = by_recency(qs, "cases", filters.cursor, filters.limit)
+    rows, cursor = by_recency(_list_parts(request, filters), "cases", filters.cursor, filters.limit,
+                              _fetch_cases)
     return {"items": [case_item(c) for c in rows], "next_cursor": cursor}
 
 
@@ -339,13 +394,16 @@ def create_case(request: HttpRequest, payload: CaseCreate):
     header to make retries safe."""
 
     def run():
-        customer = get_or_422(Customer.objects.all(), "customer", _("customer"), pk=payload.customer)
+        customer = get_or_422(Customer.objects.select_related("grade"), "customer", _("customer"),
+                              pk=payload.customer)
+        departments = _departments(payload.departments)
         case = services.create_case(
             user(request), customer=customer, subject=payload.subject, type=_case_type(payload.type),
             channel=payload.channel, body=payload.body, body_from_customer=payload.body_from_customer,
             stage=payload.stage, priority=payload.priority, team=_team(payload.team),
-            assignee=_staff(payload.assignee), departments=_departments(payload.departments))
-        return 201, _reload(case.pk)
+            assignee=_staff(payload.assignee), departments=departments)
+        # Every related object is in hand already: the answer needs no second read of the case.
+        return 201, case_detail(case, departments)
 
     return idempotency.create(request, run)
 

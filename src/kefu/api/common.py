@@ -84,8 +84,14 @@ def user(request: HttpRequest):
     return request.auth
 
 
+def _one(qs: QuerySet):
+    """The first row of a filtered queryset, without the ORDER BY that ``.first()`` adds."""
+    rows = list(qs[:1])
+    return rows[0] if rows else None
+
+
 def get_or_404(qs: QuerySet, pk: int, label: str) -> Model:
-    obj = qs.filter(pk=pk).first() if 0 < pk <= MAX_ID else None
+    obj = _one(qs.filter(pk=pk)) if 0 < pk <= MAX_ID else None
     if obj is None:
         raise NotFound(_("%(thing)s %(id)s does not exist") % {"thing": label, "id": pk})
     return obj
@@ -97,7 +103,7 @@ def get_or_422(qs: QuerySet, field: str, label: str, **lookup) -> Model:
     if isinstance(value, int) and not 0 < value <= MAX_ID:
         obj = None
     else:
-        obj = qs.filter(**lookup).first()
+        obj = _one(qs.filter(**lookup))
     if obj is None:
         raise Unprocessable(_("%(thing)s %(value)s does not exist") % {"thing": label, "value": repr(value)},
                             code="unknown_reference", field=field)

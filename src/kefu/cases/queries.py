@@ -23,6 +23,24 @@ def visible_cases(user, qs: QuerySet | None = None) -> QuerySet:
     return qs.filter(team_id__in=team_ids_of(user))
 
 
+def visible_case_scopes(user) -> list[Q] | None:
+    """The cases ``visible_cases`` lets the user see, as disjoint parts that each follow an index: one
+    part per team (``team_id = t``) and one for cases involving the user's department outside those
+    teams. None means every case (nothing to split). Lists query each part (still through
+    ``visible_cases``) and merge them, so no part needs the OR that keeps databases from using an index.
+    Keep this in step with ``visible_cases``; a test checks that the parts add up to it."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return []
+    if user.sees_everything:
+        return None
+    teams = team_ids_of(user)
+    scopes = [Q(team_id=t) for t in teams]
+    if user.department_id:
+        ids = Case.departments.through.objects.filter(department_id=user.department_id).values("case_id")
+        scopes.append(Q(pk__in=ids) & ~Q(team_id__in=teams) if teams else Q(pk__in=ids))
+    return scopes
+
+
 def can_see(user, case: Case) -> bool:
     if user.sees_everything:
         return True

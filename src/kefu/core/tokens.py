@@ -78,7 +78,8 @@ def lookup_token(raw: str) -> ApiToken | None:
     checks ``token.is_active`` and ``token.user.is_active``."""
     if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         return None
-    return ApiToken.objects.select_related("user").filter(digest=hash_token(raw)).first()
+    rows = list(ApiToken.objects.select_related("user").filter(digest=hash_token(raw))[:1])
+    return rows[0] if rows else None
 
 
 def note_used(token: ApiToken, now=None) -> None:

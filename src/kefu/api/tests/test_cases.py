@@ -51,6 +51,7 @@ def test_create_case_with_everything(centre):
     assert data["message_count"] == 1
     assert case.messages.get().body == "收到的药盒压坏了"
     assert Event.objects.filter(case_id=case.pk, verb="case.created").count() == 1
+    assert api.get(f"cases/{case.pk}").json() == data  # the answer to the create is the case as stored
 
 
 def test_create_case_minimal(centre):
@@ -390,3 +391,33 @@ def test_event_log_of_a_case(centre):
     assert assigned["actor"] == {"id": centre.zhaolead.pk, "kind": "staff", "label": "赵组长"}
     assert assigned["field"] == "assignee" and assigned["old"] is None and assigned["new"] == centre.xiaowang.pk
     assert items[3]["old"] == "new" and items[3]["new"] == "open"
+
+
+def test_lists_show_exactly_the_visible_cases_for_everyone(centre):
+    """The list is read in parts (each team, the department's involvement); together they are exactly
+    what visible_cases allows, for every role, also with filters."""
+    from kefu.cases.queries import visible_case_scopes, visible_cases
+
+    for i, team in enumerate([centre.hospital_team, centre.hotline_team, None] * 4):
+        case = CaseFactory(team=team, status=["new", "open"][i % 2], assignee=centre.xiaowang if i % 3 == 0 and
+                           team == centre.hospital_team else None)
+        if i % 4 == 0:
+            case.departments.set([centre.quality_dept])
+        if i % 5 == 0:
+            case.departments.set([centre.service_dept])
+    for username in ["xiaowang", "xiaoli", "zhaolead", "limanager", "admin", "chenqa"]:
+        person = getattr(centre, username)
+        api = Api(person)
+        expected = list(visible_cases(person).order_by("-updated_at", "-id").values_list("id", flat=True))
+        assert ids(api.get("cases", {"limit": 100})) == expected, username
+        scopes = visible_case_scopes(person)
+        if scopes is not None:
+            parts = [set(Case.objects.filter(scope).values_list("id", flat=True)) for scope in scopes]
+            assert sum(len(p) for p in parts) == len(set().union(*parts)), f"{username}: parts overlap"
+            assert set().union(*parts) == set(expected), username
+        for query in [{"status": "new"}, {"status": ["new", "open"]}, {"assignee": "none"}]:
+            want = visible_cases(person).filter(
+                **({"status__in": query["status"]} if isinstance(query.get("status"), list) else
+                   {"status": query["status"]} if "status" in query else {"assignee__isnull": True}))
+            assert ids(api.get("cases", {**query, "limit": 100})) == list(
+                want.order_by("-updated_at", "-id").values_list("id", flat=True)), (username, query)

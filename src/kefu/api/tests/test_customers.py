@@ -43,6 +43,7 @@ def test_create_customer_with_identities_grade_and_tags(centre):
     assert sorted(data["tags"]) == ["处方药", "重点"]
     assert data["birthday"] == "1980-05-04" and data["consent"]["marketing"] is True
     assert Event.objects.filter(customer_id=data["id"], verb="customer.created").exists()
+    assert Api(centre.xiaowang).get(f"customers/{data['id']}").json() == data
 
 
 def test_create_organisation(centre):
