@@ -324,7 +324,7 @@ def _list_parts(request: HttpRequest, filters: CaseFilters) -> list:
                 if filters.grade is not None else None)
 
     if filters.team is not None:
-        scopes = [(filters.team, Q(team_id=filters.team))]
+        scopes = [(filters.team, Q())]  # the team is then a driving or a residual filter below
     else:
         visible = queries.visible_case_scopes(me)
         scopes = [(None, Q())] if visible is None else [(_scope_team(q), q) for q in visible]
