@@ -23,16 +23,23 @@ def _backend():
 # --- cases ------------------------------------------------------------------------------------------------
 
 def case_texts(case_ids: Sequence[int]) -> dict[int, list[tuple[int, str]]]:
-    """For each case, ``[(0, subject), (message id, body), …]`` in message order, read from the database."""
+    """For each case, ``[(0, subject), (message id, body), …]`` in message order, read from the database
+    (two plain queries: this runs on every message written and on every page verified)."""
     from kefu.cases.models import Case, Message
 
-    out: dict[int, list[tuple[int, str]]] = {
-        pk: [(0, subject)] for pk, subject in Case.objects.filter(pk__in=case_ids).values_list("pk", "subject")
-    }
-    rows = Message.objects.filter(case_id__in=case_ids).order_by("case_id", "id").values_list(
-        "case_id", "id", "body")
-    for case_id, message_id, body in rows:
-        out[case_id].append((message_id, body))
+    if not case_ids:
+        return {}
+    ids = list(case_ids)
+    marks = ",".join(["%s"] * len(ids))
+    case_table, message_table = Case._meta.db_table, Message._meta.db_table
+    case_col = Message._meta.get_field("case").column
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, subject FROM {case_table} WHERE id IN ({marks})", ids)
+        out: dict[int, list[tuple[int, str]]] = {pk: [(0, subject)] for pk, subject in cursor.fetchall()}
+        cursor.execute(f"SELECT {case_col}, id, body FROM {message_table} WHERE {case_col} IN ({marks}) "
+                       f"ORDER BY {case_col}, id", ids)
+        for case_id, message_id, body in cursor.fetchall():
+            out[case_id].append((message_id, body))
     return out
 
 
@@ -155,6 +162,20 @@ def index_customer_batch(rows: Iterable[tuple[int, Sequence[str]]], *, skip_exis
         backend.insert_many(cursor, "customer", [(pk, tk.document_tokens(t)) for pk, t in docs])
         backend.store_texts(cursor, docs)
     return len(docs)
+
+
+def index_seeded_batch(batch) -> None:
+    """An ``on_batch`` hook for the bulk seeder (``kefu.demo.seeding``): index the cases it just wrote from
+    the texts it hands over (``case_id``, ``subject``, ``messages`` as ``(id, kind, text)``), and its
+    customers from the database (their identities and organisation are not in the batch)."""
+    cases = getattr(batch, "cases", None) or []
+    if cases:
+        index_batch([(c.case_id, [c.subject, *(text for _, _, text in c.messages)]) for c in cases])
+    customers = getattr(batch, "customers", None) or []
+    if customers:
+        ids = [c.customer_id for c in customers]
+        texts = customer_texts(ids)
+        index_customer_batch([(pk, texts[pk]) for pk in ids if pk in texts])
 
 
 def clear(kind: str) -> None:

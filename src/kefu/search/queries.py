@@ -178,7 +178,9 @@ def _has_prefix(terms: Sequence[tk.Term]) -> bool:
     return any(c.prefix for t in terms for c in t.clauses)
 
 
-def _newest(qs, kind, terms, need, after, texts) -> list[tuple[int, datetime]]:
+def _newest(qs, scopes, kind, terms, need, after, texts) -> list[tuple[int, datetime]]:
+    """``scopes`` split ``qs`` into parts that each follow one index in (updated_at, id) order (one per
+    team an agent is in, …): each part is walked on its own and the hits are merged."""
     backend = backend_for(connection)
     if _has_prefix(terms):
         dense = True
@@ -187,10 +189,15 @@ def _newest(qs, kind, terms, need, after, texts) -> list[tuple[int, datetime]]:
             dense = backend.count_at_most(cursor, kind, terms, DENSE) >= DENSE
     if not dense:
         return _newest_candidates(qs, kind, terms, need, after, texts)
-    rows, pos, spent = _walk(qs, terms, need, after, texts)
-    if spent and len(rows) < need:
-        rows += _newest_candidates(qs, kind, terms, need - len(rows), pos, texts)
-    return rows
+    found: list[tuple[int, datetime]] = []
+    for scope in scopes:
+        rows, pos, spent = _walk(scope, terms, need, after, texts)
+        if spent and len(rows) < need:
+            rows += _newest_candidates(scope, kind, terms, need - len(rows), pos, texts)
+        found += rows
+    if len(scopes) > 1:
+        found.sort(key=lambda row: (row[1], row[0]), reverse=True)
+    return found[:need]
 
 
 def _ranked(qs, kind, terms, need, after, texts) -> list[tuple[int, float]]:
@@ -241,7 +248,7 @@ def _count(qs, kind, terms, texts) -> int:
     return total
 
 
-def _page(qs, kind, q, limit, cursor, ranked, texts) -> tuple[list[int], str | None]:
+def _page(qs, scopes, kind, q, limit, cursor, ranked, texts) -> tuple[list[int], str | None]:
     terms = plan(q)
     _check_limit(limit)
     if ranked:
@@ -251,7 +258,7 @@ def _page(qs, kind, q, limit, cursor, ranked, texts) -> tuple[list[int], str | N
         rows = rows[:limit]
         return [pk for pk, _ in rows], (_encode(f"{kind}:rank", rows[-1][1], rows[-1][0]) if more else None)
     after = _decode(cursor, kind)
-    rows = _newest(qs, kind, terms, limit + 1, after, texts)
+    rows = _newest(qs, scopes, kind, terms, limit + 1, after, texts)
     more = len(rows) > limit
     rows = rows[:limit]
     return [pk for pk, _ in rows], (_encode(kind, rows[-1][1].isoformat(), rows[-1][0]) if more else None)
@@ -269,9 +276,12 @@ def search_cases(user, q: str, *, limit: int = 25, cursor: str | None = None,
     """The cases this user may see that contain every term of ``q``: newest first (``updated_at``, id),
     or best first by BM25 / ts_rank with ``ranked``. Returns (cases, next cursor or None)."""
     from kefu.cases.models import Case
-    from kefu.cases.queries import visible_cases
+    from kefu.cases.queries import visible_case_scopes, visible_cases
 
-    ids, next_cursor = _page(visible_cases(user), "case", q, limit, cursor, ranked, _case_texts)
+    qs = visible_cases(user)
+    parts = visible_case_scopes(user)
+    scopes = [qs] if parts is None else [qs.filter(part) for part in parts]
+    ids, next_cursor = _page(qs, scopes, "case", q, limit, cursor, ranked, _case_texts)
     related = Case.objects.select_related("customer", "type", "team", "assignee")
     return _in_order(related, ids), next_cursor
 
@@ -291,7 +301,8 @@ def search_customers_page(q: str, *, limit: int = 25, cursor: str | None = None,
     term of ``q``, most recently updated first. Returns (customers, next cursor or None)."""
     from kefu.customers.models import Customer
 
-    ids, next_cursor = _page(Customer.objects.all(), "customer", q, limit, cursor, ranked, customer_texts)
+    qs = Customer.objects.all()
+    ids, next_cursor = _page(qs, [qs], "customer", q, limit, cursor, ranked, customer_texts)
     return _in_order(Customer.objects.select_related("organisation", "grade"), ids), next_cursor
 
 

@@ -1,6 +1,7 @@
 """Search finds exactly what a LIKE scan finds: generated Chinese, English and mixed cases written through the
 services, generated queries, compared with ``icontains`` over the subject and every message (AND of the
-terms), for a manager and for an agent who sees one team, through every query path, page by page."""
+terms), for a manager and for an agent who sees one team and the cases involving his department, through
+every query path, page by page."""
 
 from __future__ import annotations
 
@@ -72,6 +73,8 @@ def test_search_equals_like_scan(centre, monkeypatch, path, data):
             for body in bodies[1:]:
                 if body.strip():
                     services.add_message(centre.xiaowang, case, kind=Message.Kind.NOTE, body=body)
+            if n % 4 == 3:  # seen by 小王 through his department: a second visibility scope to merge
+                services.set_departments(centre.xiaowang, case, [centre.service_dept])
         for q in queries:
             try:
                 sq.plan(q)

@@ -249,7 +249,7 @@ def test_reindex_rebuilds_and_is_idempotent(centre, cases, capsys):
         assert {q: (ids(centre.limanager, q), count_cases(centre.limanager, q)) for q in queries} == before
         assert {q: search_customers(q) for q in customers} == customers
     err = capsys.readouterr().err
-    assert "cases: 3 / 3" in err and "customers: 2 / 2" in err
+    assert "3 / 3" in err and "2 / 2" in err  # cases, then customers
     call_command("reindex", "--only", "cases", "--optimize")  # documents written meanwhile are kept
     assert ids(centre.limanager, "加急") == before["加急"][0]
 
@@ -270,3 +270,20 @@ def test_index_batch_accepts_seeder_rows(centre):
     top = Customer.objects.aggregate(m=Max("pk"))["m"]
     assert index.index_customer_batch([(top, ["不会重复"])], skip_existing=True) == 0
     assert Case.objects.filter(pk=bare.pk).exists()
+
+
+def test_seeder_hook_indexes_what_a_batch_wrote(centre):
+    from types import SimpleNamespace
+
+    from kefu.core.testing import CaseFactory, CustomerFactory
+
+    case = CaseFactory(subject="种子工单", customer=centre.zhangdoctor, team=centre.hospital_team)
+    message = Message.objects.create(case=case, kind="customer", channel="phone", body="种子消息里的退货")
+    person = CustomerFactory(name="种子客户", organisation=centre.hospital)
+    index.index_seeded_batch(SimpleNamespace(
+        cases=[SimpleNamespace(case_id=case.pk, customer_id=case.customer_id, subject=case.subject,
+                               messages=[(message.pk, "customer", message.body)])],
+        customers=[SimpleNamespace(customer_id=person.pk, name=person.name, organisation_id=centre.hospital.pk)]))
+    assert ids(centre.limanager, "退货") == [case.pk]
+    assert search_customers("种子客户") == [person]
+    assert person in search_customers("协和")
