@@ -281,7 +281,14 @@ def rq_backend(settings):
     yield queue
     import django_rq
 
-    django_rq.get_queue(queue).delete(delete_jobs=True)
+    rq_queue = django_rq.get_queue(queue)
+    job_ids = set(rq_queue.job_ids)
+    for registry in (rq_queue.finished_job_registry, rq_queue.failed_job_registry,
+                     rq_queue.started_job_registry, rq_queue.scheduled_job_registry):
+        job_ids.update(registry.get_job_ids())
+    for job_id in job_ids:
+        connection.delete(f"rq:job:{job_id}", f"rq:results:{job_id}")
+    rq_queue.delete(delete_jobs=True)
     for key in connection.scan_iter(match=f"*{queue}*"):
         connection.delete(key)
     connection.close()
@@ -318,3 +325,24 @@ def test_rq_backend_rollback_enqueues_nothing(rq_backend):
         enqueue_on_commit(task, 1, 2)
         raise RuntimeError("rolled back")
     assert django_rq.get_queue(rq_backend).count == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rq_backend_periodic_runs_are_claimed_in_the_database_and_run_by_rq(rq_backend):
+    import django_rq
+
+    from kefu.core.scheduler import Registry
+
+    registry = Registry()
+    registry.register(sample_tasks.add.using(queue_name=rq_backend), every=timedelta(minutes=5),
+                      name="test.rq_add", args=(2, 3))
+    now = timezone.now()
+    assert registry.tick(now) == ["test.rq_add"]
+    assert registry.tick(now) == []  # claimed once
+    queue = django_rq.get_queue(rq_backend)
+    assert queue.count == 1
+    [job_id] = queue.job_ids
+    call_command("worker", "--burst", "--no-scheduler", "--queue", rq_backend, verbosity=0)
+    result = sample_tasks.add.using(queue_name=rq_backend).get_result(job_id)
+    assert result.status == TaskResultStatus.SUCCESSFUL and result.return_value == 5
+    assert ScheduledJob.objects.get(name="test.rq_add").runs == 1
