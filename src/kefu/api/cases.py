@@ -50,17 +50,13 @@ from .pagination import Page, by_id, by_recency, residual
 
 router = Router(tags=["cases"])
 
-StatusCode = Literal["new", "open", "pending", "on_hold", "solved", "closed"]
-ChannelCode = Literal["wechat", "phone", "email", "portal", "api", "walk_in"]
-PriorityCode = Literal["low", "normal", "high", "urgent"]
-StageCode = Literal["pre_sale", "in_sale", "after_sale"]
-MessageKind = Literal["customer", "staff", "note"]
+# The choices come from the models, so the API and the database never disagree.
+StatusCode = Literal[tuple(Status.values)]
+ChannelCode = Literal[tuple(Channel.values)]
+PriorityCode = Literal[tuple(Priority.values)]
+StageCode = Literal[tuple(Stage.values)]
+MessageKind = Literal[tuple(Message.Kind.values)]
 MAX_FILES = 10
-
-assert set(StatusCode.__args__) == set(Status.values)
-assert set(ChannelCode.__args__) == set(Channel.values)
-assert set(PriorityCode.__args__) == set(Priority.values)
-assert set(StageCode.__args__) == set(Stage.values)
 
 
 # --- schemas ----------------------------------------------------------------------------------------------

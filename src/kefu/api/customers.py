@@ -26,9 +26,9 @@ from .pagination import Page, by_recency, residual
 
 router = Router(tags=["customers"])
 
-IdentityChannel = Literal["phone", "email", "wechat_openid", "wechat_unionid"]
-Kind = Literal["person", "organisation"]
-OrgType = Literal["", "hospital", "pharmacy", "distributor", "clinic", "company", "other"]
+IdentityChannel = Literal[tuple(Identity.Channel.values)]
+Kind = Literal[tuple(Customer.Kind.values)]
+OrgType = Literal[("", *Customer.OrgType.values)]
 
 
 # --- schemas ----------------------------------------------------------------------------------------------

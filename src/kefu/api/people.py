@@ -16,7 +16,7 @@ from .pagination import Page, by_id
 
 router = Router(tags=["people"])
 
-Role = Literal["agent", "team_lead", "manager", "admin"]
+Role = Literal[tuple(User.Role.values)]
 
 
 class TeamOut(Schema):
