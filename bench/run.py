@@ -176,7 +176,8 @@ def free_port() -> int:
 
 
 def run_kefu(env: dict, *args: str) -> None:
-    subprocess.run([sys.executable, "-m", "kefu", *args], env=env, check=True, cwd=REPO)
+    """A kefu command whose output goes to stderr, so stdout carries only the JSON report."""
+    subprocess.run([sys.executable, "-m", "kefu", *args], env=env, check=True, cwd=REPO, stdout=sys.stderr)
 
 
 # --- main -----------------------------------------------------------------------------------------------

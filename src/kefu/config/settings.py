@@ -131,7 +131,7 @@ def database_settings(url: str | None, data_dir: Path) -> dict:
     """SQLite in the data dir unless a URL is given; SQLite is tuned for several processes writing."""
     if not url:
         url = f"sqlite:///{data_dir / 'kefu.sqlite3'}"
-    config = dj_database_url.parse(url, conn_max_age=0 if url.startswith("sqlite") else 60)
+    config = dj_database_url.parse(url, conn_max_age=600)
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
