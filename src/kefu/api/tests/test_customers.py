@@ -64,6 +64,8 @@ def test_create_organisation(centre):
     ({"name": "x", "identities": [{"channel": "fax", "value": "123"}]}, 422, "validation_error",
      "identities.0.channel"),
     ({"name": "x", "identities": [{"channel": "phone", "value": "13800138000"}]}, 409, "conflict", "identities"),
+    ({"name": "x", "identities": [{"channel": "email", "value": "same@example.com"},
+                                  {"channel": "email", "value": "same@example.com"}]}, 409, "conflict", "identities"),
     ({"name": "x", "birthday": "1980-13-45"}, 422, "validation_error", "birthday"),
     ({"name": "x", "tags": ["x" * 51]}, 422, "validation_error", "tags.0"),
     ({"name": "x\u0000y"}, 422, "validation_error", "name"),
