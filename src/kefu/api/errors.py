@@ -12,7 +12,7 @@ import logging
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFilesSent
 from django.db import DataError, IntegrityError
-from django.http import Http404, HttpRequest, HttpResponse, UnreadablePostError
+from django.http import Http404, HttpRequest, HttpResponse, RawPostDataException, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from django.utils.translation import gettext as _
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -225,6 +225,12 @@ def install(api) -> None:
     def bad_multipart(request, exc):
         return respond(request, 400, error_body("malformed_multipart", _(
             "the multipart body cannot be read: %(error)s") % {"error": exc}))
+
+    @api.exception_handler(RawPostDataException)
+    def form_body(request, exc):
+        # a form was sent where JSON is expected, and its body was already read as a form
+        return respond(request, 415, error_body("unsupported_media_type", _(
+            "this endpoint takes a JSON body (Content-Type: application/json)")))
 
     @api.exception_handler(UnreadablePostError)
     def unreadable(request, exc):

@@ -83,3 +83,18 @@ def test_out_of_range_numbers_are_422(centre):
     assert_error(api.get("cases", {"team": huge}), 422)
     assert_error(api.get("cases", {"updated_since": "0001-01-01T00:00:00+14:00"}), 422)
     assert_error(api.get(f"customers/{huge}"), 422)
+
+
+def test_a_form_sent_to_a_json_endpoint_in_a_session_is_415(centre):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True, HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(centre.limanager)
+    client.get("/accounts/login/")
+    csrf = client.cookies["csrftoken"].value
+    for path in ["/api/v1/cases", "/api/v1/customers", "/api/v1/tokens",
+                 f"/api/v1/customers/{centre.zhangdoctor.pk}/identities"]:
+        # the CSRF check reads the form, so the body can no longer be read as JSON
+        assert_error(client.post(path, {"name": "x", "csrfmiddlewaretoken": csrf}), 415, "unsupported_media_type")
+        r = client.post(path, "name=x", content_type="application/x-www-form-urlencoded", HTTP_X_CSRFTOKEN=csrf)
+        assert_error(r, 400, "malformed_json")
