@@ -85,7 +85,7 @@ def parse_json_body(request: HttpRequest):
         return {}
     try:
         return json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nesting too deep to parse
         raise malformed_json(exc) from None
 
 

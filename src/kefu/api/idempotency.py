@@ -61,7 +61,7 @@ def fingerprint(request: HttpRequest) -> str:
         try:
             canonical = json.dumps(json.loads(request.body), sort_keys=True, ensure_ascii=False,
                                    separators=(",", ":")).encode("utf-8", "surrogatepass")
-        except ValueError:
+        except (ValueError, RecursionError):
             canonical = request.body
         digest.update(canonical)
     return digest.hexdigest()

@@ -19,7 +19,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from django.db import connection
@@ -74,7 +74,10 @@ def _cursor_time(value) -> datetime:
         raise _invalid() from None
     if moment.tzinfo is None:
         raise _invalid()
-    return moment
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise _invalid() from None
 
 
 class Unindexed(Func):

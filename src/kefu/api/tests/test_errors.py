@@ -98,3 +98,12 @@ def test_a_form_sent_to_a_json_endpoint_in_a_session_is_415(centre):
         assert_error(client.post(path, {"name": "x", "csrfmiddlewaretoken": csrf}), 415, "unsupported_media_type")
         r = client.post(path, "name=x", content_type="application/x-www-form-urlencoded", HTTP_X_CSRFTOKEN=csrf)
         assert_error(r, 400, "malformed_json")
+
+
+def test_json_nested_too_deep_is_400(centre):
+    api = Api(centre.limanager)
+    case = Case.objects.create(subject="s", type=centre.inquiry, channel="phone", customer=centre.zhangdoctor)
+    deep = b"[" * 200_000
+    for path in ["cases", f"cases/{case.pk}/messages", "customers", f"cases/{case.pk}"]:
+        method = api.patch if path == f"cases/{case.pk}" else api.post
+        assert_error(method(path, deep, HTTP_IDEMPOTENCY_KEY="deep"), 400, "malformed_json")
