@@ -5,6 +5,7 @@ the right shape, wrong, or out of range), and as arbitrary JSON or raw bytes. Th
 list filters.
 """
 
+import base64
 import json
 
 import pytest
@@ -198,7 +199,16 @@ def test_raw_bytes_never_5xx(fuzz_env, method, path):
     run()
 
 
-QUERY_VALUE = st.one_of(TEXT.filter(lambda s: "\ud800" not in s and "\udfff" not in s), INTS.map(str))
+def _cursor(values: list) -> str:
+    raw = json.dumps(values).encode("utf-8", "surrogatepass")
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+# Cursors that decode, with sort keys of every kind: times out of range, wrong types, other lists.
+CURSORS = st.tuples(st.sampled_from(["cases", "customers", "users", "messages:1", "x"]),
+                    st.one_of(st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()), SCALARS),
+                    st.one_of(INTS, SCALARS)).map(lambda t: _cursor(list(t)))
+QUERY_VALUE = st.one_of(TEXT.filter(lambda s: "\ud800" not in s and "\udfff" not in s), INTS.map(str), CURSORS)
 
 
 @pytest.mark.parametrize("path,names", [
