@@ -538,7 +538,9 @@ def add_message(request: HttpRequest, case_id: Id):
 
 
 @router.get("/{int:case_id}/attachments/{int:attachment_id}", response={200: None, **ERRORS},
-            summary="Download an attachment")
+            summary="Download an attachment",
+            openapi_extra={"responses": {"200": {"description": "The file, with its content type.", "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}})
 def download_attachment(request: HttpRequest, case_id: Id, attachment_id: Id):
     case = _visible(request, case_id)
     attachment = get_or_404(Attachment.objects.filter(message__case_id=case.pk), attachment_id,
