@@ -35,6 +35,9 @@ class SqliteBackend:
     vendor = "sqlite"
     # Phrase matches are exact for every document: FTS5 positions have no limit.
     all_exact = True
+    # SQLite joins in the order written after CROSS JOIN: the index's candidates drive, each looked up by
+    # primary key (left to itself the planner may scan a team's whole keyset index instead).
+    join = "CROSS JOIN"
 
     @staticmethod
     def table(kind: str) -> str:
@@ -88,7 +91,7 @@ class SqliteBackend:
     def match(self, kind: str, terms: Sequence[tk.Term]) -> tuple[str, list]:
         """SQL selecting the ids of every document that satisfies all the clauses."""
         table = self.table(kind)
-        return f"SELECT rowid FROM {table} WHERE {table} MATCH %s", [tk.fts5_expression(terms)]
+        return f"SELECT rowid AS doc_id FROM {table} WHERE {table} MATCH %s", [tk.fts5_expression(terms)]
 
     def split(self, kind: str, terms: Sequence[tk.Term]) -> tuple[tuple[str, list] | None, tuple[str, list] | None]:
         """(ids that certainly match, ids that must be verified): either may be None."""
@@ -124,6 +127,7 @@ class SqliteBackend:
 class PostgresBackend:
     vendor = "postgresql"
     all_exact = False
+    join = "JOIN"
 
     @staticmethod
     def table(kind: str) -> str:
@@ -185,15 +189,15 @@ class PostgresBackend:
     def split(self, kind: str, terms: Sequence[tk.Term]) -> tuple[tuple[str, list] | None, tuple[str, list] | None]:
         table, key = self.table(kind), self.key(kind)
         query, loose = tk.tsquery_expression(terms), self._any_order(terms)
-        lossy = (f"SELECT {key} FROM {table} WHERE NOT exact "
+        lossy = (f"SELECT {key} AS doc_id FROM {table} WHERE NOT exact "
                  f"AND (tsv IS NULL OR tsv @@ %s::tsquery)", [loose])
         if tk.all_exact(terms):
-            return (f"SELECT {key} FROM {table} WHERE tsv @@ %s::tsquery AND exact", [query]), lossy
+            return (f"SELECT {key} AS doc_id FROM {table} WHERE tsv @@ %s::tsquery AND exact", [query]), lossy
         return None, self.candidates(kind, terms)
 
     def candidates(self, kind: str, terms: Sequence[tk.Term]) -> tuple[str, list]:
         table, key = self.table(kind), self.key(kind)
-        return (f"SELECT {key} FROM {table} WHERE tsv @@ %s::tsquery "
+        return (f"SELECT {key} AS doc_id FROM {table} WHERE tsv @@ %s::tsquery "
                 f"OR (NOT exact AND (tsv IS NULL OR tsv @@ %s::tsquery))",
                 [tk.tsquery_expression(terms), self._any_order(terms)])
 

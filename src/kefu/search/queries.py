@@ -22,11 +22,12 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from kefu.core.errors import DomainError
@@ -133,20 +134,42 @@ def _after(qs: QuerySet, after) -> QuerySet:
     return qs.filter(updated_at__lte=moment).filter(Q(updated_at__lt=moment) | Q(id__lt=last_id))
 
 
+def _as_datetime(value) -> datetime:
+    """A datetime column read with a plain cursor (SQLite gives text, naive UTC)."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def _newest_candidates(qs, kind, terms, need, after, texts) -> list[tuple[int, datetime]]:
-    sql, params = backend_for(connection).candidates(kind, terms)
-    base = qs.filter(pk__in=RawSQL(sql, params)).order_by("-updated_at", "-id")
+    """The candidates the index gives, newest first: joined to the document table from the index side and
+    sorted (there are fewer than ``DENSE`` of them, or few are left to find), then read a chunk at a time,
+    kept if the user may see them and their texts match."""
+    backend = backend_for(connection)
+    cand, params = backend.candidates(kind, terms)
+    table = qs.model._meta.db_table
+    sql = (f"SELECT d.id, d.updated_at FROM ({cand}) AS h {backend.join} {table} AS d ON d.id = h.doc_id")
+    if after is not None:
+        moment = connection.ops.adapt_datetimefield_value(after[0])
+        sql += " WHERE d.updated_at <= %s AND (d.updated_at < %s OR d.id < %s)"
+        params = [*params, moment, moment, after[1]]
+    sql += " ORDER BY d.updated_at DESC, d.id DESC"
+    restricted = not _unrestricted(qs)
     out: list[tuple[int, datetime]] = []
-    pos, size = after, max(need, 8)
-    while len(out) < need:
-        chunk = list(_after(base, pos).values_list("id", "updated_at")[:size])
-        if not chunk:
-            break
-        ok = _verified([pk for pk, _ in chunk], terms, texts)
-        out.extend(row for row in chunk if row[0] in ok)
-        if len(chunk) < size:
-            break
-        pos, size = _key(chunk[-1]), min(size * 4, VERIFY_CHUNK)
+    size = max(need, 8)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while len(out) < need:
+            chunk = cursor.fetchmany(size)
+            if not chunk:
+                break
+            ids = [row[0] for row in chunk]
+            if restricted:
+                visible = set(qs.filter(pk__in=ids).values_list("pk", flat=True))
+                ids = [pk for pk in ids if pk in visible]
+            ok = _verified(ids, terms, texts)
+            out.extend((pk, _as_datetime(stamp)) for pk, stamp in chunk if pk in ok)
+            size = min(size * 4, VERIFY_CHUNK)
     return out[:need]
 
 
