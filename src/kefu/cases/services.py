@@ -153,7 +153,8 @@ def create_case(actor, *, customer: Customer, subject: str, type: CaseType, chan
                 log.append(_message_event(actor, case, message, now))
                 touch_contact(customer.pk, now)
             events.record_many(log)
-            search_index.index_case_text(case.pk, [subject, body])
+            search_index.index_case_text(case.pk, [subject, body], team_id=case.team_id,
+                                         department_ids=[d.pk for d in departments])
     except IntegrityError as exc:
         if external_id:
             raise Conflict(f"a message with external id {external_id!r} exists already",
@@ -390,11 +391,14 @@ def transfer(actor, case: Case, *, team: Team, assignee: User | None = None, rea
         if locked.assignee_id != new_assignee_id:
             log.append(_event("case.assigned", actor, locked, at=now, field="assignee",
                               old=locked.assignee_id, new=new_assignee_id))
+        old_team_id = locked.team_id
         locked.team = team
         locked.assignee = assignee
         locked.updated_at = now
         locked.save()
         events.record_many(log)
+        if old_team_id != team.pk:
+            search_index.reindex_case(locked.pk, old_team_id=old_team_id)
     _copy(locked, case)
     return case
 
@@ -414,6 +418,7 @@ def set_departments(actor, case: Case, departments: Iterable[Department]) -> Cas
         case.updated_at = now
         events.record_many([_event("case.departments_changed", actor, case, at=now, field="departments",
                                    old=old, new=new)])
+        search_index.reindex_case(case.pk, old_department_ids=old)
     return case
 
 

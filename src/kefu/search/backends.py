@@ -88,15 +88,20 @@ class SqliteBackend:
                            [(i, TEXT_SEPARATOR.join(texts)) for i, texts in rows])
 
     # --- reading ---
-    def match(self, kind: str, terms: Sequence[tk.Term]) -> tuple[str, list]:
-        """SQL selecting the ids of every document that satisfies all the clauses."""
+    def match(self, kind: str, terms: Sequence[tk.Term], any_of: Sequence[str] = ()) -> tuple[str, list]:
+        """SQL selecting the ids of every document that satisfies all the clauses (and holds one of the
+        ``any_of`` tokens)."""
         table = self.table(kind)
-        return f"SELECT rowid AS doc_id FROM {table} WHERE {table} MATCH %s", [tk.fts5_expression(terms)]
+        return (f"SELECT rowid AS doc_id FROM {table} WHERE {table} MATCH %s",
+                [tk.fts5_expression(terms, any_of)])
 
-    def split(self, kind: str, terms: Sequence[tk.Term]) -> tuple[tuple[str, list] | None, tuple[str, list] | None]:
-        """(ids that certainly match, ids that must be verified): either may be None."""
-        sql = self.match(kind, terms)
-        return (sql, None) if tk.all_exact(terms) else (None, sql)
+    def split(self, kind: str, terms: Sequence[tk.Term], any_of: Sequence[str] = ()
+              ) -> tuple[tuple[str, list] | None, tuple[str, list] | None]:
+        """(ids that certainly match, ids that must be verified): either may be None. ``any_of`` narrows
+        only the certain part (the other is joined to the visible cases by the caller)."""
+        if tk.all_exact(terms):
+            return self.match(kind, terms, any_of), None
+        return None, self.match(kind, terms)
 
     def candidates(self, kind: str, terms: Sequence[tk.Term]) -> tuple[str, list]:
         return self.match(kind, terms)
@@ -104,11 +109,6 @@ class SqliteBackend:
     def count_at_most(self, cursor, kind: str, terms: Sequence[tk.Term], cap: int) -> int:
         sql, params = self.candidates(kind, terms)
         cursor.execute(f"SELECT count(*) FROM ({sql} LIMIT %s)", [*params, cap])
-        return cursor.fetchone()[0]
-
-    def count(self, cursor, kind: str, terms: Sequence[tk.Term]) -> int:
-        sql, params = self.match(kind, terms)
-        cursor.execute(f"SELECT count(*) FROM ({sql})", params)
         return cursor.fetchone()[0]
 
     def ranked(self, kind: str, terms: Sequence[tk.Term], after: tuple[float, int] | None,
@@ -186,9 +186,10 @@ class PostgresBackend:
                 for t in terms]
         return tk.tsquery_expression(flat)
 
-    def split(self, kind: str, terms: Sequence[tk.Term]) -> tuple[tuple[str, list] | None, tuple[str, list] | None]:
+    def split(self, kind: str, terms: Sequence[tk.Term], any_of: Sequence[str] = ()
+              ) -> tuple[tuple[str, list] | None, tuple[str, list] | None]:
         table, key = self.table(kind), self.key(kind)
-        query, loose = tk.tsquery_expression(terms), self._any_order(terms)
+        query, loose = tk.tsquery_expression(terms, any_of), self._any_order(terms)
         lossy = (f"SELECT {key} AS doc_id FROM {table} WHERE NOT exact "
                  f"AND (tsv IS NULL OR tsv @@ %s::tsquery)", [loose])
         if tk.all_exact(terms):
@@ -204,11 +205,6 @@ class PostgresBackend:
     def count_at_most(self, cursor, kind: str, terms: Sequence[tk.Term], cap: int) -> int:
         sql, params = self.candidates(kind, terms)
         cursor.execute(f"SELECT count(*) FROM ({sql} LIMIT %s) AS c", [*params, cap])
-        return cursor.fetchone()[0]
-
-    def count(self, cursor, kind: str, terms: Sequence[tk.Term]) -> int:
-        (sql, params), _ = self.split(kind, terms)
-        cursor.execute(f"SELECT count(*) FROM ({sql}) AS c", params)
         return cursor.fetchone()[0]
 
     def ranked(self, kind: str, terms: Sequence[tk.Term], after: tuple[float, int] | None,

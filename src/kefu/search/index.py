@@ -43,10 +43,31 @@ def case_texts(case_ids: Sequence[int]) -> dict[int, list[tuple[int, str]]]:
     return out
 
 
-def index_case_text(case_id: int, texts: Sequence[str]) -> None:
-    """Index a case created in this transaction from the texts at hand (subject, first message)."""
+def case_visibility(case_ids: Sequence[int]) -> dict[int, tuple[int | None, list[int]]]:
+    """For each case, (team id, involved department ids), read from the database."""
+    from kefu.cases.models import Case
+
+    if not case_ids:
+        return {}
+    ids = list(case_ids)
+    marks = ",".join(["%s"] * len(ids))
+    through = Case.departments.through._meta.db_table
     with connection.cursor() as cursor:
-        _backend().write(cursor, "case", case_id, tk.document_tokens(texts), old=None)
+        cursor.execute(f"SELECT id, team_id FROM {Case._meta.db_table} WHERE id IN ({marks})", ids)
+        out: dict[int, tuple[int | None, list[int]]] = {pk: (team, []) for pk, team in cursor.fetchall()}
+        cursor.execute(f"SELECT case_id, department_id FROM {through} WHERE case_id IN ({marks})", ids)
+        for case_id, department_id in cursor.fetchall():
+            out[case_id][1].append(department_id)
+    return out
+
+
+def index_case_text(case_id: int, texts: Sequence[str], *, team_id: int | None = None,
+                    department_ids: Iterable[int] = ()) -> None:
+    """Index a case created in this transaction from what is at hand: its texts (subject, first message),
+    its team and the departments involved."""
+    tokens = tk.document_tokens(texts) + tk.visibility_tokens(team_id, department_ids)
+    with connection.cursor() as cursor:
+        _backend().write(cursor, "case", case_id, tokens, old=None)
 
 
 def index_message(message) -> None:
@@ -54,14 +75,20 @@ def index_message(message) -> None:
     reindex_case(message.case_id, added_message_id=message.pk)
 
 
-def reindex_case(case_id: int, *, added_message_id: int | None = None, old_subject: str | None = None) -> None:
-    """Rewrite a case's document from the database. SQLite needs what the document held before: the same
-    texts without ``added_message_id`` and with ``old_subject`` (when the subject just changed)."""
+_CURRENT = object()
+
+
+def reindex_case(case_id: int, *, added_message_id: int | None = None, old_subject: str | None = None,
+                 old_team_id=_CURRENT, old_department_ids=_CURRENT) -> None:
+    """Rewrite a case's document from the database, in the transaction that just changed it. SQLite needs
+    what the document held before: the same texts without ``added_message_id``, with ``old_subject``, and
+    the team and departments it had (``old_team_id``, ``old_department_ids``) when those just changed."""
     texts = case_texts([case_id]).get(case_id)
     if texts is None:
         return
+    team_id, department_ids = case_visibility([case_id])[case_id]
     per_text = [(key, tk.text_tokens(body)) for key, body in texts]
-    new = [tok for _, toks in per_text for tok in toks]
+    new = [tok for _, toks in per_text for tok in toks] + tk.visibility_tokens(team_id, department_ids)
 
     def old() -> list[str]:
         out: list[str] = []
@@ -70,6 +97,9 @@ def reindex_case(case_id: int, *, added_message_id: int | None = None, old_subje
                 out.extend(tk.text_tokens(old_subject))
             elif key != added_message_id:
                 out.extend(toks)
+        out.extend(tk.visibility_tokens(
+            team_id if old_team_id is _CURRENT else old_team_id,
+            department_ids if old_department_ids is _CURRENT else old_department_ids))
         return out
 
     with connection.cursor() as cursor:
@@ -80,22 +110,25 @@ def merge_case_documents(source_id: int, target_id: int) -> None:
     """Call *before* the messages of ``source`` move to ``target`` (same transaction): afterwards the source's
     document is its subject alone and the target's holds its subject and every message of both, in order."""
     texts = case_texts([source_id, target_id])
+    vis = {pk: tk.visibility_tokens(*v) for pk, v in case_visibility([source_id, target_id]).items()}
     src = [(key, tk.text_tokens(body)) for key, body in texts[source_id]]
     dst = [(key, tk.text_tokens(body)) for key, body in texts[target_id]]
     messages = sorted(src[1:] + dst[1:], key=lambda item: item[0])
     backend = _backend()
     with connection.cursor() as cursor:
-        backend.write(cursor, "case", source_id, src[0][1],
-                      old=lambda: [tok for _, toks in src for tok in toks])
-        backend.write(cursor, "case", target_id, [tok for _, toks in [dst[0], *messages] for tok in toks],
-                      old=lambda: [tok for _, toks in dst for tok in toks])
+        backend.write(cursor, "case", source_id, src[0][1] + vis[source_id],
+                      old=lambda: [tok for _, toks in src for tok in toks] + vis[source_id])
+        backend.write(cursor, "case", target_id,
+                      [tok for _, toks in [dst[0], *messages] for tok in toks] + vis[target_id],
+                      old=lambda: [tok for _, toks in dst for tok in toks] + vis[target_id])
 
 
 def index_batch(rows: Iterable[tuple], *, skip_existing: bool = False) -> int:
     """Bulk-index cases that are not indexed yet (the seeder, ``kefu reindex``), with one executemany. Each
     row is ``(case_id, texts)`` or ``(case_id, updated_at, texts)``: ``updated_at`` is accepted and not needed,
-    because results are ordered through the case table's own index. With ``skip_existing``, cases already in
-    the index (written meanwhile by the services) are left alone. Returns how many were indexed."""
+    because results are ordered through the case table's own index; the team and involved departments are
+    read from the database. With ``skip_existing``, cases already in the index (written meanwhile by the
+    services) are left alone. Returns how many were indexed."""
     docs = [(row[0], row[-1]) for row in rows]
     if not docs:
         return 0
@@ -104,7 +137,10 @@ def index_batch(rows: Iterable[tuple], *, skip_existing: bool = False) -> int:
         if skip_existing:
             have = backend.existing(cursor, "case", [pk for pk, _ in docs])
             docs = [(pk, texts) for pk, texts in docs if pk not in have]
-        backend.insert_many(cursor, "case", [(pk, tk.document_tokens(texts)) for pk, texts in docs])
+        vis = case_visibility([pk for pk, _ in docs])
+        backend.insert_many(cursor, "case", [
+            (pk, tk.document_tokens(texts) + tk.visibility_tokens(*vis.get(pk, (None, ()))))
+            for pk, texts in docs])
     return len(docs)
 
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 MARK = "\ue000"  # run boundary: ⟨x … z⟩
 TRI = "\ue001"  # first character of an ASCII trigram token
+VIS = "\ue002"  # first character of a visibility token (a case's team, an involved department)
 
 _RUN = re.compile(r"[^\W_]+")  # maximal runs of str.isalnum() characters
 _ASCII = re.compile(r"[a-z0-9]{3,}")  # maximal ASCII alphanumeric runs long enough for trigrams
@@ -115,6 +116,23 @@ def document_tokens(texts: Iterable[str]) -> list[str]:
 def document_string(texts: Iterable[str]) -> str:
     """The tokens joined by spaces: what the SQLite FTS5 table (``ascii`` tokenizer) indexes."""
     return " ".join(document_tokens(texts))
+
+
+def visibility_tokens(team_id: int | None, department_ids: Iterable[int] = ()) -> list[str]:
+    """Who may see a case, as tokens at the end of its document: its team and every involved department.
+    They let a restricted count be answered inside the index; results are still read through the
+    permission helper."""
+    out = [f"{VIS}t{team_id}"] if team_id is not None else []
+    out.extend(f"{VIS}d{d}" for d in sorted(set(department_ids)))
+    return out
+
+
+def team_token(team_id: int) -> str:
+    return f"{VIS}t{team_id}"
+
+
+def department_token(department_id: int) -> str:
+    return f"{VIS}d{department_id}"
 
 
 # PostgreSQL keeps at most 256 positions per lexeme and no position above 16383 in a tsvector; a document
@@ -204,19 +222,22 @@ def plan_query(query: str) -> list[Term]:
     return [plan_term(t) for t in split_query(query)]
 
 
-def fts5_expression(terms: Sequence[Term]) -> str:
-    """An FTS5 MATCH expression: the AND of every clause of every term (terms without clauses add none).
-    Tokens never contain a double quote, so quoting each phrase is safe."""
+def fts5_expression(terms: Sequence[Term], any_of: Sequence[str] = ()) -> str:
+    """An FTS5 MATCH expression: the AND of every clause of every term (terms without clauses add none),
+    and, if given, of one of the ``any_of`` tokens. Tokens never contain a double quote, so quoting each
+    phrase is safe."""
     parts = []
     for term in terms:
         for clause in term.clauses:
             phrase = '"' + " ".join(clause.tokens) + '"'
             parts.append(phrase + " *" if clause.prefix else phrase)
+    if any_of:
+        parts.append("(" + " OR ".join(f'"{tok}"' for tok in any_of) + ")")
     return " AND ".join(parts)
 
 
-def tsquery_expression(terms: Sequence[Term]) -> str:
-    """The same AND of phrases as a PostgreSQL tsquery literal (``<->`` for adjacency, ``:*`` for prefix)."""
+def tsquery_expression(terms: Sequence[Term], any_of: Sequence[str] = ()) -> str:
+    """The same as a PostgreSQL tsquery literal (``<->`` for adjacency, ``:*`` for prefix, ``|`` for or)."""
     parts = []
     for term in terms:
         for clause in term.clauses:
@@ -224,6 +245,8 @@ def tsquery_expression(terms: Sequence[Term]) -> str:
             if clause.prefix:
                 lexemes[-1] += ":*"
             parts.append("(" + " <-> ".join(lexemes) + ")" if len(lexemes) > 1 else lexemes[0])
+    if any_of:
+        parts.append("(" + " | ".join(f"'{tok}'" for tok in any_of) + ")")
     return " & ".join(parts)
 
 

@@ -1,7 +1,8 @@
 """Search finds exactly what a LIKE scan finds: generated Chinese, English and mixed cases written through the
 services, generated queries, compared with ``icontains`` over the subject and every message (AND of the
 terms), for a manager and for an agent who sees one team and the cases involving his department, through
-every query path, page by page."""
+every query path, page by page; counted for every kind of user, after transfers and changes of the
+departments involved."""
 
 from __future__ import annotations
 
@@ -74,7 +75,12 @@ def test_search_equals_like_scan(centre, monkeypatch, path, data):
                 if body.strip():
                     services.add_message(centre.xiaowang, case, kind=Message.Kind.NOTE, body=body)
             if n % 4 == 3:  # seen by 小王 through his department: a second visibility scope to merge
-                services.set_departments(centre.xiaowang, case, [centre.service_dept])
+                services.set_departments(centre.xiaowang, case, [centre.service_dept, centre.quality_dept])
+            if n % 3 == 2:  # moved to the other team, and one department no longer involved
+                other = centre.hotline_team if team == centre.hospital_team else centre.hospital_team
+                services.transfer(centre.xiaowang, case, team=other, reason="转组")
+                if n % 4 == 3:
+                    services.set_departments(centre.xiaowang, case, [centre.quality_dept])
         for q in queries:
             try:
                 sq.plan(q)
@@ -83,7 +89,8 @@ def test_search_equals_like_scan(centre, monkeypatch, path, data):
             for user in (centre.limanager, centre.xiaowang):
                 expected = like_scan(q, visible_cases(user))
                 assert all_pages(user, q) == expected, (q, user)
-                assert sq.count_cases(user, q) == len(expected), (q, user)
+            for user in (centre.limanager, centre.xiaowang, centre.xiaoli, centre.chenqa, centre.zhaolead):
+                assert sq.count_cases(user, q) == len(like_scan(q, visible_cases(user))), (q, user)
             assert sorted(c.pk for c in sq.search_cases(centre.limanager, q, ranked=True, limit=100)[0]) == sorted(
                 like_scan(q, Case.objects.all()))
         transaction.set_rollback(True)
