@@ -586,6 +586,11 @@ TRACKING_PREFIX = {"顺丰速运": "SF", "京东物流": "JDV", "中国邮政EMS
                    "圆通速递": "YT"}
 
 
+# Share of solved cases answered completely in the first reply, by type.
+FIRST_CONTACT_RESOLUTION = {"inquiry": 0.65, "praise": 0.7, "suggestion": 0.5, "after_sale": 0.35,
+                            "complaint": 0.1, "return": 0.2, "refund": 0.2, "exchange": 0.2}
+
+
 def target_status(rng: random.Random, age_days: float) -> str:
     """The status a case of this age is in now."""
     if age_days < 0.05:
@@ -756,6 +761,18 @@ class CasePlanner:
         if not assigned and rng.random() < 0.85:
             who = st.team_leads[team_key] if rng.random() < 0.4 else agent
             add((rng.uniform(60, 3600) * hurry, "assign", who, agent[0]))
+        if target in (SOLVED, CLOSED) and rng.random() < FIRST_CONTACT_RESOLUTION[facts["type"]]:
+            # Answered completely in the first reply (一次解决): the most common history of all.
+            add((rng.uniform(*first_reply) * hurry, "staff", STAFF, "resolve"))
+            if rng.random() < 0.3:
+                add((rng.uniform(300, 7200), "cust", "thanks"))
+            add((rng.uniform(30, 900), "status", SOLVED))
+            if target == CLOSED:
+                if rng.random() < 0.7:
+                    add((rng.uniform(3 * DAY, 7 * DAY), "system_close"))
+                else:
+                    add((rng.uniform(HOUR, 3 * DAY), "status", CLOSED))
+            return steps
         add((rng.uniform(*first_reply) * hurry, "staff", STAFF, "reply"))
         if rng.random() < 0.05 and facts["priority"] != "urgent":
             up = PRIORITIES[PRIORITIES.index(facts["priority"]) + 1]

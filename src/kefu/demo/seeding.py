@@ -10,12 +10,14 @@ id, kind and text) the batch wrote. That is where a search index is filled.
 
 from __future__ import annotations
 
+import queue
 import random
 import sys
+import threading
 import time
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
@@ -155,12 +157,30 @@ def load_customer_infos(ids: Iterable[int]) -> dict[int, CustomerInfo]:
     return out
 
 
+class ReservedIds:
+    """Message ids reserved in blocks for the threaded writer; the last blocks are sized to what is left."""
+
+    def __init__(self, writer: BulkWriter, table: str, chunk: int):
+        self.writer = writer
+        self.table = table
+        self.chunk = chunk
+        self.remaining_cases = 0
+        self._ids: Iterator[int] = iter(())
+
+    def take(self) -> int:
+        for value in self._ids:
+            return value
+        # at most ~8 messages per case are left to come: do not reserve (and leave unused) far more
+        self._ids = iter(self.writer.reserve(self.table, max(min(self.chunk, self.remaining_cases * 8), 64)))
+        return next(self._ids)
+
+
 # --- the seeder -------------------------------------------------------------------------------------------
 
 class Seeder:
     def __init__(self, *, seed: int = 42, batch: int = 5000, now: float | None = None,
                  refs: CentreRefs | None = None, progress: bool = False,
-                 on_batch: Iterable[Callable[[SeededBatch], None]] = ()):
+                 on_batch: Iterable[Callable[[SeededBatch], None]] = (), threaded: bool = True):
         if batch < 1:
             raise SeedError(_("The batch size must be at least 1."))
         self.rng = random.Random(seed)
@@ -170,6 +190,8 @@ class Seeder:
         self.refs = refs
         self.progress = progress
         self.on_batch = list(on_batch)
+        self.threaded = threaded
+        self.used_thread = False
         self.stats = SeedStats()
         self.writer: BulkWriter | None = None
         self.pool = Pool()
@@ -198,14 +220,18 @@ class Seeder:
             Tag.objects.get_or_create(name=name)
         tag_ids = dict(Tag.objects.filter(name__in=corpus.TAGS).values_list("name", "pk"))
 
-        if customers:
-            self._customers(customers, grade_ids, tag_ids)
-        if cases:
-            if not len(self.pool):
-                self.pool = Pool.from_database()
-            if not len(self.pool):
-                raise SeedError(_("There are no customers to give cases to; add some with --customers N."))
-            self._cases(cases, Staffing.from_refs(refs, types))
+        self.writer.tune()
+        try:
+            if customers:
+                self._customers(customers, grade_ids, tag_ids)
+            if cases:
+                if not len(self.pool):
+                    self.pool = Pool.from_database()
+                if not len(self.pool):
+                    raise SeedError(_("There are no customers to give cases to; add some with --customers N."))
+                self._cases(cases, Staffing.from_refs(refs, types))
+        finally:
+            self.writer.restore()
         self.stats.seconds = time.perf_counter() - started
         self.stats.tables = dict(self.writer.rows_written)
         self.stats.rows = sum(self.writer.rows_written.values())
@@ -246,43 +272,102 @@ class Seeder:
 
     # cases ----------------------------------------------------------------------------------------------
     def _cases(self, total: int, staffing: Staffing) -> None:
-        writer = self.writer
-        rng = self.rng
-        planner = CasePlanner(rng, now=self.now, times=CreationTimes(self.now), staffing=staffing)
-        case_table = Case._meta.db_table
-        dept_table = Case.departments.through._meta.db_table
-        message_table = Message._meta.db_table
-        customer_table = Customer._meta.db_table
+        planner = CasePlanner(self.rng, now=self.now, times=CreationTimes(self.now), staffing=staffing)
+        # Writing in a second thread lets SQLite / PostgreSQL work while Python plans the next batch. Not
+        # inside a caller's transaction (the demo seeds in one), nor on an in-memory SQLite test database.
+        threaded = self.threaded and not connection.in_atomic_block and not (
+            connection.vendor == "sqlite" and connection.is_in_memory_db())
+        self.used_thread = threaded
         with self._bar(total, " cases") as bar:
+            if threaded:
+                self._cases_threaded(total, planner, bar)
+            else:
+                self._cases_in_line(total, planner, bar)
+
+    def _plan_facts(self, planner: CasePlanner, start: int, size: int, total: int):
+        rng = self.rng
+        picks = [self.pool.pick(rng) for _ in range(size)]
+        facts = [planner.choose(start + k, total, meta & 3, meta, grade)
+                 for k, (_cid, meta, grade) in enumerate(picks)]
+        infos = load_customer_infos(cid for cid, _m, _g in picks)
+        return [(f, infos[cid]) for f, (cid, _m, _g) in zip(facts, picks, strict=True)]
+
+    def _cases_in_line(self, total: int, planner: CasePlanner, bar) -> None:
+        writer = self.writer
+        for start in range(0, total, self.batch):
+            size = min(self.batch, total - start)
+            planned = self._plan_facts(planner, start, size, total)
+            with transaction.atomic():
+                case_ids = writer.ids(Case._meta.db_table)
+                case_ids.reserve(size)
+                message_ids = writer.ids(Message._meta.db_table)
+                message_ids.reserve(size * 7)
+                sims = [planner.build(case_ids.take(), f, info, message_ids.take) for f, info in planned]
+                self._write_cases(sims)
+            self.stats.cases += size
+            bar.update(size)
+
+    def _cases_threaded(self, total: int, planner: CasePlanner, bar) -> None:
+        writer = self.writer
+        case_ids = writer.reserve(Case._meta.db_table, total)
+        message_ids = ReservedIds(writer, Message._meta.db_table, chunk=self.batch * 10)
+        work: queue.Queue = queue.Queue(maxsize=1)  # at most three batches in memory
+        failure: list[BaseException] = []
+
+        def write_loop() -> None:
+            try:
+                writer.tune()
+                while (sims := work.get()) is not None:
+                    if failure:
+                        continue  # drain: the planner stops at its next batch
+                    with transaction.atomic():
+                        self._write_cases(sims)
+                    self.stats.cases += len(sims)
+                    bar.update(len(sims))
+            except BaseException as exc:  # handed to the planning thread, which re-raises it
+                failure.append(exc)
+                while work.get() is not None:
+                    pass
+            finally:
+                writer.restore()
+                connection.close()  # this thread's own connection
+
+        thread = threading.Thread(target=write_loop, name="kefu-seed-writer", daemon=True)
+        thread.start()
+        try:
+            taken = 0
             for start in range(0, total, self.batch):
+                if failure:
+                    break
                 size = min(self.batch, total - start)
-                picks = [self.pool.pick(rng) for _ in range(size)]
-                facts = [planner.choose(start + k, total, meta & 3, meta, grade)
-                         for k, (_cid, meta, grade) in enumerate(picks)]
-                infos = load_customer_infos(cid for cid, _m, _g in picks)
-                with transaction.atomic():
-                    case_ids = writer.ids(case_table)
-                    case_ids.reserve(size)
-                    message_ids = writer.ids(message_table)
-                    message_ids.reserve(size * 7)
-                    sims = [planner.build(case_ids.take(), f, infos[cid], message_ids.take)
-                            for f, (cid, _m, _g) in zip(facts, picks, strict=True)]
-                    writer.insert(case_table, CASE_COLUMNS, (s.row() for s in sims), time_columns=CASE_TIMES)
-                    writer.insert(dept_table, ("case_id", "department_id"),
-                                  ((s.id, d) for s in sims for d in s.departments))
-                    writer.insert(message_table, MESSAGE_COLUMNS, (m for s in sims for m in s.messages),
-                                  time_columns=MESSAGE_TIMES)
-                    writer.insert(Event._meta.db_table, EVENT_COLUMNS,
-                                  (e for s in sims for e in s.events),
-                                  time_columns=("at",))
-                    self._touch_contacts(customer_table, sims)
-                    if self.on_batch:
-                        batch = SeededBatch(cases=[SeededCase(s.id, s.customer_id, s.subject,
-                                                        [(m[0], m[2], m[4]) for m in s.messages]) for s in sims])
-                        for hook in self.on_batch:
-                            hook(batch)
-                self.stats.cases += size
-                bar.update(size)
+                planned = self._plan_facts(planner, start, size, total)
+                message_ids.remaining_cases = total - start
+                sims = [planner.build(case_ids[taken + k], f, info, message_ids.take)
+                        for k, (f, info) in enumerate(planned)]
+                taken += size
+                work.put(sims)
+        finally:
+            work.put(None)
+            thread.join()
+        if failure:
+            raise failure[0]
+
+    def _write_cases(self, sims) -> None:
+        """Write one planned batch in the current transaction, then hand it to the ``on_batch`` callables."""
+        writer = self.writer
+        writer.insert(Case._meta.db_table, CASE_COLUMNS, (s.row() for s in sims), time_columns=CASE_TIMES)
+        writer.insert(Case.departments.through._meta.db_table, ("case_id", "department_id"),
+                      ((s.id, d) for s in sims for d in s.departments))
+        writer.insert(Message._meta.db_table, MESSAGE_COLUMNS, (m for s in sims for m in s.messages),
+                      time_columns=MESSAGE_TIMES)
+        writer.insert(Event._meta.db_table, EVENT_COLUMNS, (e for s in sims for e in s.events),
+                      time_columns=("at",))
+        self._touch_contacts(Customer._meta.db_table, sims)
+        if self.on_batch:
+            batch = SeededBatch(cases=[SeededCase(s.id, s.customer_id, s.subject,
+                                                  [(m[0], m[2], m[4]) for m in s.messages]) for s in sims])
+            for hook in self.on_batch:
+                hook(batch)
 
     def _touch_contacts(self, table: str, sims) -> None:
         """The customer's last contact: the latest message that was not an internal note (as the services

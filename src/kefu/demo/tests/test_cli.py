@@ -6,6 +6,7 @@ in-process in test_commands.py and test_seeding.py).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import socket
@@ -41,13 +42,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory) -> Path:
-    """A data directory with a small demo, made once by `kefu demo --no-serve`."""
-    path = tmp_path_factory.mktemp("kefu-demo")
-    result = kefu(path, "demo", "--no-serve", "--customers", "200", "--cases", "1000", timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert "Seeded 200 customers and 1,000 cases" in result.stdout
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory, worker_id) -> Path:
+    """A data directory with a small demo, made once by `kefu demo --no-serve` and shared by the test
+    processes (the tests only read it, or try changes that are refused)."""
+    root = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        root = root.parent  # shared by the xdist workers
+    path = root / "kefu-demo"
+    with open(root / "kefu-demo.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (path / "ready").exists():
+            path.mkdir(exist_ok=True)
+            result = kefu(path, "demo", "--no-serve", "--customers", "200", "--cases", "1000", timeout=300)
+            assert result.returncode == 0, result.stderr
+            assert "Seeded 200 customers and 1,000 cases" in result.stdout
+            (path / "ready").touch()
     return path
 
 
@@ -207,3 +217,20 @@ def test_createadmin_without_a_terminal_or_a_password_fails_clearly(demo_dir):
     assert result.returncode == 1
     assert "KEFU_ADMIN_PASSWORD" in result.stderr and "Traceback" not in result.stderr
     assert db_rows(demo_dir, "SELECT count(*) FROM people_user WHERE username = 'boss'") == [(0,)]
+
+
+def test_seed_writes_with_a_second_thread_and_keeps_the_invariants(tmp_path):
+    data = tmp_path / "seed"
+    assert kefu(data, "migrate", "-v", "0").returncode == 0
+    result = kefu(data, "seed", "--customers", "60", "--cases", "300", "--batch", "70")
+    assert result.returncode == 0, result.stderr
+    assert "Seeded 60 customers and 300 cases" in result.stdout and "rows/s" in result.stdout
+    check = subprocess.run(
+        [sys.executable, "-c",
+         "import django; django.setup()\n"
+         "from kefu.demo.tests.invariants import case_problems, customer_problems\n"
+         "print(len(case_problems()), len(customer_problems()))"],
+        env=kefu_env(data, DJANGO_SETTINGS_MODULE="kefu.config.settings"), capture_output=True, text=True,
+        timeout=120)
+    assert check.stdout.split() == ["0", "0"], check.stdout + check.stderr
+    assert db_rows(data, "SELECT count(*), count(DISTINCT id) FROM cases_case") == [(300, 300)]
