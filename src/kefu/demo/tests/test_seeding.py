@@ -8,7 +8,6 @@ import time
 from collections import Counter
 
 import pytest
-from django.db import connection
 
 from kefu.cases import services as case_services
 from kefu.cases.models import Case, CaseType, Channel, Message, Priority, Stage, Status
@@ -137,21 +136,6 @@ def test_seeding_adds_to_existing_data_and_gives_cases_to_existing_customers(see
     assert stats.cases == 120 and Case.objects.count() == before + 120
     assert case_problems(Case.objects.order_by("-id").values_list("pk", flat=True)[:120]) == []
     assert customer_problems() == []
-
-
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_seeding_with_a_writer_thread_keeps_the_invariants():
-    """Outside a transaction (as `kefu seed` runs) a second thread writes while the next batch is planned:
-    on PostgreSQL here; on SQLite files in test_cli (an in-memory test database writes in line)."""
-    seeder = Seeder(seed=11, batch=60)
-    stats = seeder.run(customers=90, cases=400)
-    assert seeder.used_thread == (connection.vendor == "postgresql")
-    assert stats.cases == 400 == Case.objects.count()
-    assert Message.objects.count() == stats.messages
-    assert case_problems() == []
-    assert customer_problems() == []
-    ids = list(Case.objects.order_by("id").values_list("id", flat=True))
-    assert ids == sorted(ids) and len(set(ids)) == 400
 
 
 def test_same_seed_same_plan():
