@@ -19,6 +19,7 @@ tsvector limit) is stored with ``exact = false`` and its matches are verified ag
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 
 from . import tokens as tk
@@ -110,6 +111,11 @@ class SqliteBackend:
         sql, params = self.candidates(kind, terms)
         cursor.execute(f"SELECT count(*) FROM ({sql} LIMIT %s)", [*params, cap])
         return cursor.fetchone()[0]
+
+    @staticmethod
+    def id_list(ids: Sequence[int]) -> tuple[str, list]:
+        """SQL giving these ids as ``doc_id`` (one parameter, however many ids)."""
+        return "SELECT value AS doc_id FROM json_each(%s)", [json.dumps(list(ids))]
 
     def ranked(self, kind: str, terms: Sequence[tk.Term], after: tuple[float, int] | None,
                limit: int) -> tuple[str, list]:
@@ -206,6 +212,10 @@ class PostgresBackend:
         sql, params = self.candidates(kind, terms)
         cursor.execute(f"SELECT count(*) FROM ({sql} LIMIT %s) AS c", [*params, cap])
         return cursor.fetchone()[0]
+
+    @staticmethod
+    def id_list(ids: Sequence[int]) -> tuple[str, list]:
+        return "SELECT unnest(%s::bigint[]) AS doc_id", [list(ids)]
 
     def ranked(self, kind: str, terms: Sequence[tk.Term], after: tuple[float, int] | None,
                limit: int) -> tuple[str, list]:

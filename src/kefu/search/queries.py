@@ -37,6 +37,7 @@ from .backends import backend_for
 from .index import case_texts, customer_texts
 
 DENSE = 20_000  # candidates from which walking the newest cases beats joining all candidates
+FEW = 2_000  # candidates read at once to see whether that is all of them
 WALK_BUDGET = 3_000  # cases walked before falling back to the candidates
 MAX_QUERY = 200  # characters
 MAX_TERMS = 8
@@ -141,12 +142,12 @@ def _as_datetime(value) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _newest_candidates(qs, kind, terms, need, after, texts) -> list[tuple[int, datetime]]:
-    """The candidates the index gives, newest first: joined to the document table from the index side and
-    sorted (there are fewer than ``DENSE`` of them, or few are left to find), then read a chunk at a time,
-    kept if the user may see them and their texts match."""
+def _newest_candidates(qs, kind, terms, need, after, texts, ids=None) -> list[tuple[int, datetime]]:
+    """The candidates the index gives (or ``ids``, when they were read already), newest first: joined to
+    the document table from the index side and sorted (there are fewer than ``DENSE`` of them, or few are
+    left to find), then read a chunk at a time, kept if the user may see them and their texts match."""
     backend = backend_for(connection)
-    cand, params = backend.candidates(kind, terms)
+    cand, params = backend.candidates(kind, terms) if ids is None else backend.id_list(ids)
     table = qs.model._meta.db_table
     sql = (f"SELECT d.id, d.updated_at FROM ({cand}) AS h {backend.join} {table} AS d ON d.id = h.doc_id")
     if after is not None:
@@ -208,7 +209,14 @@ def _newest(qs, scopes, kind, terms, need, after, texts) -> list[tuple[int, date
     if _has_prefix(terms):
         dense = True
     else:
+        # Read a few candidates: when that is all of them (a rare word, a phone number), use them as they
+        # are; otherwise count up to DENSE to choose between joining the candidates and walking.
+        cand, params = backend.candidates(kind, terms)
         with connection.cursor() as cursor:
+            cursor.execute(f"{cand} LIMIT %s", [*params, FEW])
+            ids = [row[0] for row in cursor.fetchall()]
+            if len(ids) < FEW:
+                return _newest_candidates(qs, kind, terms, need, after, texts, ids=ids)
             dense = backend.count_at_most(cursor, kind, terms, DENSE) >= DENSE
     if not dense:
         return _newest_candidates(qs, kind, terms, need, after, texts)

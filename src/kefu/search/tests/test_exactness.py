@@ -55,15 +55,23 @@ def all_pages(user, q):
             return seen
 
 
-@pytest.mark.parametrize("path", ["candidates", "walk", "walk-then-candidates"])
+PATHS = {  # (FEW, DENSE, WALK_BUDGET)
+    "candidate-ids": (10**9, 10**9, 3000),
+    "candidates": (0, 10**9, 3000),
+    "walk": (0, 0, 3000),
+    "walk-then-candidates": (0, 0, 2),
+}
+
+
+@pytest.mark.parametrize("path", list(PATHS))
 @settings(max_examples=30, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=corpus_and_queries())
 def test_search_equals_like_scan(centre, monkeypatch, path, data):
     from kefu.cases.queries import visible_cases
 
-    monkeypatch.setattr(sq, "DENSE", 10**9 if path == "candidates" else 0)
-    monkeypatch.setattr(sq, "WALK_BUDGET", 2 if path == "walk-then-candidates" else 3000)
+    for name, value in zip(("FEW", "DENSE", "WALK_BUDGET"), PATHS[path], strict=True):
+        monkeypatch.setattr(sq, name, value)
     corpus, queries = data
     with transaction.atomic():
         for n, (subject, bodies) in enumerate(corpus):
