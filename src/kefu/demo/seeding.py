@@ -1,7 +1,10 @@
 """The bulk seeder: customers and case histories in batches, each batch in its own transaction.
 
 Memory stays flat: a batch is planned, written and dropped; what is kept between batches is the pool of
-customer ids to give cases to (an ``array`` of ids and a byte per customer) and the demo organisations.
+customer ids to give cases to (an ``array`` of ids and a byte per customer) and the organisations made in
+the run. Outside a caller's transaction (``kefu seed``) a second thread writes each batch while the next one
+is planned, with ids reserved ahead (``BulkWriter.reserve``); inside one (``kefu demo``, tests) batches are
+planned and written in turn.
 
 After each batch is written, still inside its transaction, every ``on_batch`` callable receives a
 :class:`SeededBatch`: the customers (id, name, organisation) or the cases (id, subject and every message's

@@ -7,10 +7,8 @@ in-process in test_commands.py and test_seeding.py).
 from __future__ import annotations
 
 import fcntl
-import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,27 +17,7 @@ from pathlib import Path
 
 import pytest
 
-BIN = Path(sys.executable).parent
-KEFU = str(BIN / "kefu")
-
-
-def kefu_env(data_dir: Path, **extra) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("KEFU_", "DJANGO_")) and k not in ("PYTEST_CURRENT_TEST",)}
-    env.update(KEFU_DATA_DIR=str(data_dir), KEFU_SECRET_KEY="test-only-not-secret", KEFU_LANGUAGE="en",
-               PYTHONUNBUFFERED="1", **extra)
-    return env
-
-
-def kefu(data_dir: Path, *args: str, timeout: float = 120, **env) -> subprocess.CompletedProcess:
-    return subprocess.run([KEFU, *args], env=kefu_env(data_dir, **env), capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from .clitools import KEFU, db_rows, free_port, kefu, kefu_env
 
 
 @pytest.fixture(scope="session")
@@ -59,11 +37,6 @@ def demo_dir(tmp_path_factory, worker_id) -> Path:
             assert "Seeded 200 customers and 1,000 cases" in result.stdout
             (path / "ready").touch()
     return path
-
-
-def db_rows(data_dir: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(data_dir / "kefu.sqlite3") as conn:
-        return conn.execute(sql).fetchall()
 
 
 # --- help and unknown commands ---------------------------------------------------------------------------
@@ -217,49 +190,3 @@ def test_createadmin_without_a_terminal_or_a_password_fails_clearly(demo_dir):
     assert result.returncode == 1
     assert "KEFU_ADMIN_PASSWORD" in result.stderr and "Traceback" not in result.stderr
     assert db_rows(demo_dir, "SELECT count(*) FROM people_user WHERE username = 'boss'") == [(0,)]
-
-
-PG_URL = os.environ.get("KEFU_DATABASE_URL", "")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def seed_database(request, tmp_path):
-    """A fresh SQLite file, or (in the PostgreSQL run) a throwaway PostgreSQL database, for `kefu seed`."""
-    if request.param == "sqlite":
-        yield {}
-        return
-    if not PG_URL.startswith("postgres"):
-        pytest.skip("runs in the PostgreSQL run of the suite")
-    import psycopg
-
-    base, _, _name = PG_URL.rpartition("/")
-    name = f"kefu_seedcli_{os.getpid()}"
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield {"KEFU_DATABASE_URL": f"{base}/{name}"}
-    finally:
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def test_seed_writes_with_a_second_thread_and_keeps_the_invariants(tmp_path, seed_database):
-    data = tmp_path / "seed"
-    result = kefu(data, "migrate", "-v", "0", **seed_database)
-    assert result.returncode == 0, result.stderr
-    result = kefu(data, "seed", "--customers", "60", "--cases", "300", "--batch", "70", **seed_database)
-    assert result.returncode == 0, result.stderr
-    assert "Seeded 60 customers and 300 cases" in result.stdout and "rows/s" in result.stdout
-    check = subprocess.run(
-        [sys.executable, "-c",
-         "import django; django.setup()\n"
-         "from django.db import connection\n"
-         "from kefu.cases.models import Case\n"
-         "from kefu.demo.tests.invariants import case_problems, customer_problems\n"
-         "ids = list(Case.objects.order_by('id').values_list('id', flat=True))\n"
-         "print(len(case_problems()), len(customer_problems()), len(set(ids)), connection.vendor)"],
-        env=kefu_env(data, DJANGO_SETTINGS_MODULE="kefu.config.settings", **seed_database),
-        capture_output=True, text=True, timeout=120)
-    vendor = "postgresql" if seed_database else "sqlite"
-    assert check.stdout.split() == ["0", "0", "300", vendor], check.stdout + check.stderr

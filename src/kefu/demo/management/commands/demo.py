@@ -119,9 +119,14 @@ class Command(BaseCommand):
             shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
             self.stdout.write(_("Deleted the database %(name)s.") % {"name": name})
             return
-        tables = conn.introspection.django_table_names(only_existing=True, include_views=False)
-        existing = set(conn.introspection.table_names())
-        tables = [t for t in [*tables, "django_migrations"] if t in existing]
+        # PostgreSQL: drop kefu's tables: the models' tables and the other tables its migrations made (named,
+        # like every Django table, after their app), and the migration history; `migrate` rebuilds them.
+        from django.apps import apps
+
+        prefixes = tuple(f"{config.label}_" for config in apps.get_app_configs())
+        known = set(conn.introspection.django_table_names(only_existing=True, include_views=False))
+        tables = sorted(t for t in conn.introspection.table_names()
+                        if t in known or t.startswith(prefixes) or t == "django_migrations")
         with conn.cursor() as cursor:
             for table in tables:
                 cursor.execute(f'DROP TABLE IF EXISTS "{table}" CASCADE')
