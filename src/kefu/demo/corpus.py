@@ -208,6 +208,7 @@ SYMPTOMS = ["头晕", "恶心", "皮疹", "胃部不适", "心慌", "口干", "�
 #   back     the department's internal note         update   staff reply after the department answered
 #   resolve  the staff reply that solves it          thanks   the customer's confirmation
 #   reopen   the customer writing again after it was solved
+#   answer   a complete answer in the first reply (一次解决); only scenarios that can be solved that way have it
 # ``depts`` are the back-office departments involved; ``segments`` which customers raise it
 # (hospital, trade, consumer); ``stage`` weights for (pre_sale, in_sale, after_sale).
 # Placeholders: {product} {usage} {insurance} {order} {batch} {carrier} {tracking} {days} {qty} {amount}
@@ -232,16 +233,31 @@ GENERIC = {
 SCENARIOS = {
     "inquiry": [
         {
-            "segments": ("consumer", "hospital"), "stage": (5, 3, 2), "depts": (),
+            "segments": ("consumer",), "stage": (5, 3, 2), "depts": (),
             "subject": ["咨询{product}的用法用量", "{product}一天吃几次?"],
             "open": ["您好,我家老人刚开始吃{product},想问一下每天吃几次、一次吃多少?饭前还是饭后吃?",
                      "医生给我开了{product},说明书上的字太小看不清,请问具体怎么吃?"],
             "reply": ["{addr}您好,{product}的常规用法是:{usage}。具体剂量请以医生处方为准,如果同时服用其他药物,"
                       "建议告诉医生或药师。"],
+            "answer": ["{addr}您好,{product}的常规用法是:{usage}。具体剂量请以医生处方为准,如果同时服用其他药物,"
+                       "建议告诉医生或药师,用药期间如有不适请及时就医。"],
             "ask": ["请问老人目前还在服用哪些药物?我帮您确认一下有没有需要注意的相互作用。"],
             "info": ["还在吃降压药和阿司匹林。"],
             "resolve": ["{addr}您好,和医学部同事确认过,{product}与您提到的药物一般可以同时使用,建议间隔 1~2 小时服用,"
                         "用药期间如有不适请及时就医。"],
+        },
+        {
+            "segments": ("hospital",), "stage": (3, 4, 3), "depts": ("medical",),
+            "subject": ["咨询{product}的剂量调整", "{product}在特殊人群中的用法"],
+            "open": ["我们科室有患者在用{product},想确认说明书推荐的用法用量,肾功能不全的患者需要调整剂量吗?",
+                     "老年患者使用{product}有没有特别的注意事项?请提供说明书相关章节。"],
+            "reply": ["{addr}您好,{product}的常规用法是:{usage}。特殊人群的剂量调整以说明书为准,我请医学部同事确认后"
+                      "详细答复您。"],
+            "hold": ["已请医学部确认{product}在特殊人群中的剂量建议。"],
+            "back": ["医学部:已整理说明书相关章节和文献建议,发送至客户邮箱。"],
+            "resolve": ["{addr}您好,医学部整理的剂量调整建议和说明书相关章节已发送到您的邮箱,如需学术交流也可以告诉我。"],
+            "answer": ["{addr}您好,{product}的常规用法是:{usage}。说明书【用法用量】和【特殊人群用药】章节已发到您的"
+                       "邮箱,肾功能不全的患者请按其中的建议调整剂量。"],
         },
         {
             "segments": ("hospital", "trade"), "stage": (2, 3, 5), "depts": ("medical",),
@@ -253,6 +269,8 @@ SCENARIOS = {
             "back": ["医学部:{product}说明书最新修订日期为 {date},已附 PDF 及修订对照表。"],
             "update": ["{addr}您好,医学部已确认最新版本,稍后连同修订对照表一起发给您。"],
             "resolve": ["{addr}您好,最新版说明书和修订对照表已发送至您的邮箱,请查收。如需盖章纸质版,我们可以安排区域代表送达。"],
+            "answer": ["{addr}您好,{product}最新版说明书(含修订日期)已发送到您的邮箱,请查收。如需盖章纸质版,我们可以安排"
+                       "区域代表送达。"],
         },
         {
             "segments": ("consumer",), "stage": (4, 4, 2), "depts": (),
@@ -262,6 +280,8 @@ SCENARIOS = {
             "reply": ["{addr}您好,{product}在国家医保目录内,属于{insurance}药品。具体报销比例以{city}当地医保政策为准,"
                       "门诊慢病可以咨询参保地医保经办机构。"],
             "resolve": ["{addr}您好,已把{city}医保经办机构的咨询电话和门诊慢病申请材料清单发给您,祝您早日康复。"],
+            "answer": ["{addr}您好,{product}在国家医保目录内,属于{insurance}药品,具体报销比例以{city}当地医保政策为准。"
+                       "门诊慢病可以向参保地医保经办机构申请,申请材料清单我已经发给您了。"],
         },
         {
             "segments": ("consumer",), "stage": (1, 3, 6), "depts": ("medical",), "priority": "high",
@@ -296,6 +316,8 @@ SCENARIOS = {
             "ask": ["麻烦把药盒正面和追溯码的照片发给我,我帮您查一下。"],
             "info": ["照片发了,追溯码是 8{pv}{ret}。"],
             "resolve": ["{addr}您好,经核实,批号{batch}是我司正常出厂批次,追溯码信息一致,请放心使用。"],
+            "answer": ["{addr}您好,我刚帮您查询了追溯码,批号{batch}是我司正常出厂批次,信息一致,请放心使用。以后也可以"
+                       "扫描药盒上的追溯码自行查询。"],
         },
     ],
     "complaint": [
@@ -400,6 +422,8 @@ SCENARIOS = {
                       "用药安全,请您理解。如果是包装或质量问题,我们一定负责到底。"],
             "resolve": ["{addr}您好,非常理解您的心情。未开封的药品请按说明书条件储存,在有效期内仍可使用;"
                         "如需用药咨询,可以随时找我。"],
+            "answer": ["{addr}您好,根据药品经营质量管理规范,药品一经售出,没有质量问题是不能退换的,这是为了保证每位患者"
+                       "用药安全,请您理解。未开封的药品按说明书条件储存,在有效期内仍可使用。"],
             "thanks": ["好吧,明白了。", "原来是这样,那我留着吧。"],
         },
     ],
@@ -505,6 +529,7 @@ SCENARIOS = {
             "hold": ["已转质量部提供批检报告及资质文件。"],
             "back": ["质量部:批检报告及资质文件(盖章扫描件)已发送。"],
             "resolve": ["{addr}您好,批号{batch}的检验报告和全套首营资料已发送至您的邮箱,请查收。"],
+            "answer": ["{addr}您好,批号{batch}的检验报告和全套首营资料已发送至您的邮箱,请查收。"],
         },
         {
             "segments": ("consumer",), "stage": (0, 3, 7), "depts": (),
@@ -515,6 +540,7 @@ SCENARIOS = {
             "ask": ["麻烦提供一下注册会员的手机号和购买凭证。"],
             "info": ["就是这个手机号,小票照片发给你了。"],
             "resolve": ["{addr}您好,已为您补录积分,现在可以在会员中心查看,给您带来不便非常抱歉。"],
+            "answer": ["{addr}您好,已为您查询并补录积分,现在可以在会员中心查看,给您带来不便非常抱歉。"],
         },
     ],
     "suggestion": [
@@ -526,6 +552,7 @@ SCENARIOS = {
             "reply": ["{addr}您好,非常感谢您的建议!我们会把您的意见转给医学部和包装设计的同事。"],
             "note": ["已记录到产品改进建议清单,编号 SG{ret}。"],
             "resolve": ["{addr}您好,您的建议已经纳入下一版包装改进评估,结果出来后我们会告诉您,再次感谢!"],
+            "answer": ["{addr}您好,非常感谢您的建议!已经记录并转给相关部门评估,有结果会告诉您。"],
         },
         {
             "segments": ("trade", "consumer", "hospital"), "stage": (3, 3, 4), "depts": (),
@@ -535,6 +562,7 @@ SCENARIOS = {
             "reply": ["{addr}您好,感谢您的宝贵建议,我们已经记录并转给服务改进小组评估。"],
             "note": ["已提交服务改进小组,编号 SG{ret}。"],
             "resolve": ["{addr}您好,服务改进小组已经把您的建议列入本季度改进计划,上线后会第一时间通知您。"],
+            "answer": ["{addr}您好,非常感谢您的建议!已经记录并转给相关部门评估,有结果会告诉您。"],
         },
         {
             "segments": ("trade", "hospital"), "stage": (5, 2, 3), "depts": ("sales",),
@@ -545,6 +573,7 @@ SCENARIOS = {
             "hold": ["已转销售部评估渠道需求。"],
             "back": ["销售部:已汇总同类需求,提交产品部立项评估。"],
             "resolve": ["{addr}您好,您的建议已提交产品部立项评估,感谢您对{company}的支持。"],
+            "answer": ["{addr}您好,非常感谢您的建议!已经记录并转给相关部门评估,有结果会告诉您。"],
         },
     ],
     "praise": [
@@ -556,6 +585,8 @@ SCENARIOS = {
             "reply": ["{addr}您好,非常感谢您的认可!我们会把您的表扬转达给同事和团队。祝您身体健康!"],
             "note": ["已将客户表扬录入月度表彰记录。"],
             "resolve": ["{addr}您好,您的表扬已经转达,同事非常开心。有任何需要欢迎随时联系我们。"],
+            "answer": ["{addr}您好,非常感谢您的认可!我们会把您的表扬转达给同事和团队,祝您一切顺利!"],
+            "thanks": ["谢谢!", "应该的,你们辛苦了。"],
         },
         {
             "segments": ("trade", "hospital"), "stage": (0, 3, 7), "depts": ("logistics",),
@@ -565,6 +596,8 @@ SCENARIOS = {
             "reply": ["{addr}您好,感谢您的肯定!我们会把您的表扬转达给物流部的同事。"],
             "note": ["已将表扬转达物流部。"],
             "resolve": ["{addr}您好,物流部同事已收到您的表扬,我们会继续保持,感谢支持!"],
+            "answer": ["{addr}您好,非常感谢您的认可!我们会把您的表扬转达给同事和团队,祝您一切顺利!"],
+            "thanks": ["谢谢!", "应该的,你们辛苦了。"],
         },
         {
             "segments": ("hospital",), "stage": (1, 2, 7), "depts": ("medical",),
@@ -574,6 +607,8 @@ SCENARIOS = {
             "reply": ["{addr}您好,非常感谢您的肯定,我们会转达给医学部的同事。"],
             "note": ["已转达医学部。"],
             "resolve": ["{addr}您好,医学部的同事已收到您的表扬,今后有学术需求欢迎随时联系。"],
+            "answer": ["{addr}您好,非常感谢您的认可!我们会把您的表扬转达给同事和团队,祝您一切顺利!"],
+            "thanks": ["谢谢!", "应该的,你们辛苦了。"],
         },
     ],
 }

@@ -586,9 +586,9 @@ TRACKING_PREFIX = {"顺丰速运": "SF", "京东物流": "JDV", "中国邮政EMS
                    "圆通速递": "YT"}
 
 
-# Share of solved cases answered completely in the first reply, by type.
-FIRST_CONTACT_RESOLUTION = {"inquiry": 0.65, "praise": 0.7, "suggestion": 0.5, "after_sale": 0.35,
-                            "complaint": 0.1, "return": 0.2, "refund": 0.2, "exchange": 0.2}
+# Share of solved cases answered completely in the first reply, by type (for scenarios that allow it).
+FIRST_CONTACT_RESOLUTION = {"inquiry": 0.75, "praise": 0.8, "suggestion": 0.6, "after_sale": 0.6,
+                            "complaint": 0.0, "return": 0.6, "refund": 0.0, "exchange": 0.0}
 
 
 def target_status(rng: random.Random, age_days: float) -> str:
@@ -761,10 +761,11 @@ class CasePlanner:
         if not assigned and rng.random() < 0.85:
             who = st.team_leads[team_key] if rng.random() < 0.4 else agent
             add((rng.uniform(60, 3600) * hurry, "assign", who, agent[0]))
-        if target in (SOLVED, CLOSED) and rng.random() < FIRST_CONTACT_RESOLUTION[facts["type"]]:
+        if target in (SOLVED, CLOSED) and "answer" in scenario \
+                and rng.random() < FIRST_CONTACT_RESOLUTION[facts["type"]]:
             # Answered completely in the first reply (一次解决): the most common history of all.
-            add((rng.uniform(*first_reply) * hurry, "staff", STAFF, "resolve"))
-            if rng.random() < 0.3:
+            add((rng.uniform(*first_reply) * hurry, "staff", STAFF, "answer"))
+            if rng.random() < 0.3 and facts["channel"] not in ("phone", "walk_in"):
                 add((rng.uniform(300, 7200), "cust", "thanks"))
             add((rng.uniform(30, 900), "status", SOLVED))
             if target == CLOSED:
