@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 
 from kefu.cases import services
@@ -292,3 +293,27 @@ def test_seeder_hook_indexes_what_a_batch_wrote(centre):
     assert ids(centre.limanager, "退货") == [case.pk]
     assert search_customers("种子客户") == [person]
     assert person in search_customers("协和")
+
+
+def test_the_bulk_seeder_fills_the_index_through_its_hook(db):
+    from kefu.core.testing import UserFactory
+    from kefu.demo.seeding import Seeder
+    from kefu.people.models import User
+
+    Seeder(seed=3, batch=40, on_batch=[index.index_seeded_batch]).run(customers=30, cases=100)
+    boss = UserFactory(username="boss", role=User.Role.MANAGER)
+    bodies = list(Message.objects.order_by("pk").values_list("body", flat=True)[:15])
+    for body in bodies:
+        for q in {body[:2], body[3:7], body[-3:]} - {""}:
+            try:
+                sq.plan(q)
+            except DomainError:
+                continue
+            expected = list(Case.objects.filter(Q(subject__icontains=q) | Q(messages__body__icontains=q))
+                            .distinct().order_by("-updated_at", "-id").values_list("pk", flat=True))
+            assert ids(boss, q, limit=100) == expected[:100], q
+            assert count_cases(boss, q) == len(expected), q
+    customer = Customer.objects.filter(identities__channel="phone").order_by("pk").first()
+    phone = customer.identities.filter(channel="phone").first().value
+    assert customer in search_customers(customer.name, limit=100)
+    assert customer in search_customers(phone[-8:], limit=100)
