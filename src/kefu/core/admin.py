@@ -10,8 +10,11 @@ from __future__ import annotations
 from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
-from django.db import transaction
+from django.contrib.admin.actions import delete_selected
+from django.contrib.admin.utils import unquote
+from django.db import router, transaction
 from django.db.models import Q
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext, pgettext_lazy
@@ -82,6 +85,25 @@ class ServiceAdmin(admin.ModelAdmin):
             return ()  # the add form has its own fields; readonly_fields describe an existing object
         return super().get_readonly_fields(request, obj)
 
+    def get_changelist_form(self, request, **kwargs):
+        """The list's editable columns (``list_editable``) save through ``form`` too."""
+        kwargs.setdefault("form", self.form)
+        form = super().get_changelist_form(request, **kwargs)
+        form.actor = request.user
+        return form
+
+    def changelist_view(self, request, extra_context=None):
+        """Saving the list's editable columns is one transaction: if any row is refused, none is saved
+        (each row's form calls its service while the rows are validated)."""
+        if not (request.method == "POST" and self.list_editable and "_save" in request.POST):
+            return super().changelist_view(request, extra_context)
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            response = super().changelist_view(request, extra_context)
+            changelist = (getattr(response, "context_data", None) or {}).get("cl")
+            if changelist is not None and changelist.formset is not None and not changelist.formset.is_valid():
+                transaction.set_rollback(True)
+        return response
+
     def save_model(self, request, obj, form, change):
         """Saved already: the form called the service."""
 
@@ -90,6 +112,61 @@ class ServiceAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # no service deletes these; each domain has its own way (close, revoke, erase)
+
+
+def _delete_selected(modeladmin, request, queryset):
+    """Django's "delete selected" action, for a :class:`ServiceDeleteAdmin`: every object is checked first;
+    a refusal is shown as a message and nothing is deleted."""
+    try:
+        for obj in queryset:
+            modeladmin.check_delete(obj)
+        with transaction.atomic(using=router.db_for_write(modeladmin.model)):
+            return delete_selected(modeladmin, request, queryset)
+    except DomainError as exc:
+        modeladmin.message_user(request, exc.message, messages.ERROR)
+        return None
+
+
+_delete_selected.__name__ = "delete_selected"
+
+
+class ServiceDeleteAdmin(ServiceAdmin):
+    """A :class:`ServiceAdmin` whose objects may be deleted, through a service.
+
+    Subclasses implement ``delete_object(actor, obj)`` (the service call) and ``check_delete(obj)`` (raises the
+    service's ``DomainError`` when ``obj`` must not be deleted, e.g. while it is in use). A refused deletion is
+    a message on the object's page (or the list) and deletes nothing."""
+
+    actions = [admin.action(permissions=["delete"], description=delete_selected.short_description)(
+        _delete_selected)]
+
+    def has_delete_permission(self, request, obj=None):
+        return admin.ModelAdmin.has_delete_permission(self, request, obj)
+
+    def check_delete(self, obj):  # pragma: no cover - every subclass implements it
+        raise NotImplementedError
+
+    def delete_object(self, actor, obj):  # pragma: no cover - every subclass implements it
+        raise NotImplementedError
+
+    def delete_model(self, request, obj):
+        self.delete_object(request.user, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_object(request.user, obj)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        try:
+            if obj is not None:
+                self.check_delete(obj)
+            return super().delete_view(request, object_id, extra_context)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            opts = self.model._meta
+            return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change",
+                                                args=[obj.pk]))
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
