@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from kefu.customers import services as customer_services
 from kefu.customers.models import Customer, Grade
@@ -80,11 +81,11 @@ DEPARTMENT_CONTACT = {"quality": "chenqa", "logistics": "sunqiang", "finance": "
 # other demo staff have no usable password (an administrator can set one in the admin), which keeps
 # seeding fast: every password hash costs half a second on purpose.
 LOGINS = [
-    (_("agent"), "xiaowang"),
-    (_("team lead"), "zhaolead"),
-    (_("manager"), "limanager"),
-    (_("administrator"), "admin"),
-    (_("back office (quality)"), "chenqa"),
+    (gettext_lazy("agent"), "xiaowang"),
+    (gettext_lazy("team lead"), "zhaolead"),
+    (gettext_lazy("manager"), "limanager"),
+    (gettext_lazy("administrator"), "admin"),
+    (gettext_lazy("back office (quality)"), "chenqa"),
 ]
 LOGIN_USERNAMES = frozenset(username for _label, username in LOGINS)
 
@@ -109,6 +110,10 @@ DOCTOR = {
     "identities": [("phone", "13800138000"), ("email", "zhang.minghua@hospital1.example.com")],
     "grade": "A", "grade_reason": "核心医院药剂科主任,药事委员会委员", "tags": ["意见领袖"],
 }
+
+
+class SeedError(Exception):
+    """The database cannot be seeded as asked (a clear message for the command line)."""
 
 
 @dataclass
@@ -156,7 +161,7 @@ def ensure_centre() -> CentreRefs:
         members = list(team.members.filter(is_active=True).order_by("pk"))
         agents = [m for m in members if m.role == User.Role.AGENT] or members
         if not agents:
-            raise RuntimeError(f"team {team.name} has no active members to work its cases")
+            raise SeedError(_("The team %(team)s has no active members to work its cases.") % {"team": team.name})
         refs.team_agents[key] = agents
         refs.team_leads[key] = team.lead if team.lead_id else agents[0]
     for code, username in DEPARTMENT_CONTACT.items():

@@ -33,7 +33,7 @@ from kefu.core.models import Event
 from kefu.customers.models import Customer, Grade, Identity, Tag
 
 from . import corpus
-from .centre import CentreRefs, ensure_centre
+from .centre import CentreRefs, SeedError, ensure_centre
 from .generator import (
     CASE_COLUMNS,
     CASE_GRADE_WEIGHTS,
@@ -58,10 +58,6 @@ from .generator import (
     staff_actor,
 )
 from .writer import BulkWriter
-
-
-class SeedError(Exception):
-    """The database cannot be seeded as asked (a clear message for the command line)."""
 
 
 @dataclass
