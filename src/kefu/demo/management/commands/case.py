@@ -11,7 +11,6 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from kefu.cases import services
 from kefu.cases.models import Case, Message
@@ -31,17 +30,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True, metavar="{show,status}")
-        show = sub.add_parser("show", help=str(gettext_lazy("Show a case with its messages.")))
+        show = sub.add_parser("show", help=_("Show a case with its messages."))
         show.add_argument("case_id", type=int, metavar="ID")
         show.add_argument("--as", dest="username",
-                          help=str(gettext_lazy("Look as this member of staff (only cases they may see).")))
-        status = sub.add_parser("status", help=str(gettext_lazy("Change a case's status.")))
+                          help=_("Look as this member of staff (only cases they may see)."))
+        status = sub.add_parser("status", help=_("Change a case's status."))
         status.add_argument("case_id", type=int, metavar="ID")
         status.add_argument("status", metavar="STATUS",
-                            help=str(gettext_lazy("new, open, pending, on_hold, solved or closed")))
+                            help=_("new, open, pending, on_hold, solved or closed"))
         status.add_argument("--as", dest="username",
-                            help=str(gettext_lazy("Act as this member of staff (default: the system).")))
-        status.add_argument("--reason", default="", help=str(gettext_lazy("Why (kept in the event log).")))
+                            help=_("Act as this member of staff (default: the system)."))
+        status.add_argument("--reason", default="", help=_("Why (kept in the event log)."))
 
     def handle(self, *args, **options):
         try:
