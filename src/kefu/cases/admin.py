@@ -1,7 +1,8 @@
 """Admin for cases, their messages and attachments, and the case types. Every change to a case goes
 through kefu.cases.services (create_case, update_case, change_status, assign, transfer, set_departments),
-so the workflow rules hold here exactly as in the API and the workspace. Messages and attachments are
-shown read-only: they are written in the workspace and the channels."""
+so the workflow rules hold here exactly as in the API and the workspace; case types through
+create_case_type / update_case_type / delete_case_type. Messages and attachments are shown read-only: they are
+written in the workspace and the channels."""
 
 from __future__ import annotations
 
@@ -11,20 +12,63 @@ from django.utils.text import get_text_list
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from kefu.core.admin import ReadOnlyAdmin, ServiceAdmin, ServiceForm, admin_link, id_term
+from kefu.core.admin import ReadOnlyAdmin, ServiceAdmin, ServiceDeleteAdmin, ServiceForm, admin_link, id_term
 from kefu.core.errors import DomainError
 
 from . import services
 from .models import TRANSITIONS, Attachment, Case, CaseType, Message, Status
 
+# --- case types -------------------------------------------------------------------------------------------
+
+CASE_TYPE_FIELDS = ["name", "name_en", "is_complaint", "is_active", "position"]
+
+
+class CaseTypeAddForm(ServiceForm):
+    class Meta:
+        model = CaseType
+        fields = ["code", *CASE_TYPE_FIELDS]
+
+    def apply(self, actor):
+        data = self.cleaned_data
+        return services.create_case_type(actor, code=data["code"],
+                                         **{name: data[name] for name in CASE_TYPE_FIELDS})
+
+
+class CaseTypeChangeForm(ServiceForm):
+    class Meta:
+        model = CaseType
+        fields = CASE_TYPE_FIELDS
+        help_texts = {"is_active": _("New cases can only have an active type; the cases that have this type "
+                                     "keep it. A type that cases have is deactivated, never deleted.")}
+
+    def apply(self, actor):
+        case_type = CaseType.objects.get(pk=self.instance.pk)
+        changes = self.changed(CASE_TYPE_FIELDS)
+        if changes:
+            services.update_case_type(actor, case_type, **changes)
+        return case_type
+
 
 @admin.register(CaseType)
-class CaseTypeAdmin(admin.ModelAdmin):
+class CaseTypeAdmin(ServiceDeleteAdmin):
+    add_form = CaseTypeAddForm
+    form = CaseTypeChangeForm
+    add_fieldsets = [(None, {"fields": ["code", *CASE_TYPE_FIELDS]})]
+    fieldsets = [(None, {"fields": ["code", *CASE_TYPE_FIELDS],
+                         "description": _("The code does not change: the API and imports refer to case types "
+                                          "by it.")})]
+    readonly_fields = ["code"]
     list_display = ["code", "name", "name_en", "is_complaint", "is_active", "position"]
     list_editable = ["is_active", "position"]
     list_filter = ["is_active", "is_complaint"]
     search_fields = ["code", "name", "name_en"]
     ordering = ["position", "code"]
+
+    def check_delete(self, obj):
+        services.check_case_type_deletable(obj)
+
+    def delete_object(self, actor, obj):
+        services.delete_case_type(actor, obj)
 
 
 # --- cases ------------------------------------------------------------------------------------------------

@@ -15,8 +15,11 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.core.validators import slug_re
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from kefu.core import events
 from kefu.core.errors import Conflict, DomainError, InvalidTransition
@@ -455,3 +458,99 @@ def merge_cases(actor, source: Case, target: Case, *, at=None) -> Case:
     _copy(dst, target)
     _copy(src, source)
     return target
+
+
+# --- configuration: case types ----------------------------------------------------------------------------
+
+CASE_TYPE_FIELDS = ("name", "name_en", "is_complaint", "is_active", "position")
+
+
+def _check_case_type_values(values: dict) -> dict:
+    for field, label, required in (("name", gettext("the name"), True),
+                                   ("name_en", gettext("the English name"), False)):
+        if field in values:
+            value = (values[field] or "").strip()
+            if required and not value:
+                raise DomainError(gettext("%(field)s cannot be empty") % {"field": label}, field=field)
+            limit = CaseType._meta.get_field(field).max_length
+            if len(value) > limit:
+                raise DomainError(gettext("%(field)s is longer than %(max)d characters")
+                                  % {"field": label, "max": limit}, field=field)
+            values[field] = value
+    for flag in ("is_complaint", "is_active"):
+        if flag in values:
+            values[flag] = bool(values[flag])
+    if "position" in values:
+        position = values["position"]
+        if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position <= 32767:
+            raise DomainError(gettext("the position is a whole number from 0 to 32767"), field="position")
+    return values
+
+
+def create_case_type(actor, *, code: str, name: str, name_en: str = "", is_complaint: bool = False,
+                     is_active: bool = True, position: int = 0) -> CaseType:
+    """A new case type. Its code is how the API, imports and events refer to it, so it never changes."""
+    code = (code or "").strip()
+    if not code:
+        raise DomainError(gettext("a case type needs a code"), field="code")
+    limit = CaseType._meta.get_field("code").max_length
+    if len(code) > limit or not slug_re.fullmatch(code):
+        raise DomainError(gettext("the code is made of at most %(max)d letters, digits, hyphens and "
+                                  "underscores") % {"max": limit}, field="code")
+    if CaseType.objects.filter(code=code).exists():
+        raise Conflict(gettext("a case type with code %(code)s exists already") % {"code": code}, field="code")
+    values = _check_case_type_values({"name": name, "name_en": name_en, "is_complaint": is_complaint,
+                                      "is_active": is_active, "position": position})
+    with transaction.atomic():
+        case_type = CaseType.objects.create(code=code, **values)
+        events.record("case_type.created", actor=actor, subject_type="case_type", subject_id=case_type.pk,
+                      data={"code": code, **values})
+    return case_type
+
+
+def update_case_type(actor, case_type: CaseType, **changes) -> CaseType:
+    """Change a case type's names, complaint flag, order or whether it is in use. A type that is no longer
+    wanted is deactivated: new cases cannot have it, the cases that have it keep it."""
+    unknown = sorted(set(changes) - set(CASE_TYPE_FIELDS))
+    if unknown:
+        raise DomainError(gettext("these fields cannot be changed here: %(fields)s; the fields that can are "
+                                  "%(allowed)s") % {"fields": ", ".join(unknown),
+                                                    "allowed": ", ".join(CASE_TYPE_FIELDS)})
+    changes = _check_case_type_values(changes)
+    now = timezone.now()
+    log = []
+    with transaction.atomic():
+        for field, value in changes.items():
+            old = getattr(case_type, field)
+            if old != value:
+                setattr(case_type, field, value)
+                log.append(events.build("case_type.updated", actor=actor, subject_type="case_type",
+                                        subject_id=case_type.pk, field=field, old=old, new=value, at=now))
+        if log:
+            case_type.save(update_fields=[e.field for e in log])
+            events.record_many(log)
+    return case_type
+
+
+def check_case_type_deletable(case_type: CaseType) -> None:
+    """Raise a DomainError if cases have ``case_type``: such a type is deactivated, never deleted."""
+    count = case_type.cases.count()
+    if count:
+        raise DomainError(ngettext(
+            "%(count)d case is of type %(type)s, so the type cannot be deleted; deactivate it instead",
+            "%(count)d cases are of type %(type)s, so the type cannot be deleted; deactivate it instead", count)
+            % {"count": count, "type": case_type.name}, code="in_use")
+
+
+def delete_case_type(actor, case_type: CaseType) -> None:
+    """Delete a case type no case has (a type that cases have is deactivated instead)."""
+    with transaction.atomic():
+        check_case_type_deletable(case_type)
+        pk, data = case_type.pk, {"code": case_type.code, "name": case_type.name}
+        try:
+            with transaction.atomic():
+                case_type.delete()
+        except ProtectedError as exc:
+            raise DomainError(gettext("case type %(type)s is in use; deactivate it instead")
+                              % {"type": case_type.name}, code="in_use") from exc
+        events.record("case_type.deleted", actor=actor, subject_type="case_type", subject_id=pk, data=data)

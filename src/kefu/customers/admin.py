@@ -1,5 +1,5 @@
-"""Admin for customers, identities, grades and tags. Customers and identities are written through
-kefu.customers.services; grades and tags are plain configuration lists."""
+"""Admin for customers, identities, grades and tags. All of them are written through
+kefu.customers.services; a grade that customers have is not deleted."""
 
 from __future__ import annotations
 
@@ -12,26 +12,89 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from kefu.core.admin import ServiceAdmin, ServiceForm, admin_link, id_term
+from kefu.core.admin import ServiceAdmin, ServiceDeleteAdmin, ServiceForm, admin_link, id_term
 
 from . import services
 from .identities import InvalidIdentity, mask, normalize
 from .models import Customer, Grade, Identity, Tag
 
+# --- grades and tags --------------------------------------------------------------------------------------
+
+GRADE_FIELDS = ["name", "name_en", "rank", "description"]
+
+
+class GradeAddForm(ServiceForm):
+    class Meta:
+        model = Grade
+        fields = ["code", *GRADE_FIELDS]
+
+    def apply(self, actor):
+        data = self.cleaned_data
+        return services.create_grade(actor, code=data["code"], **{name: data[name] for name in GRADE_FIELDS})
+
+
+class GradeChangeForm(ServiceForm):
+    class Meta:
+        model = Grade
+        fields = GRADE_FIELDS
+
+    def apply(self, actor):
+        grade = Grade.objects.get(pk=self.instance.pk)
+        changes = self.changed(GRADE_FIELDS)
+        if changes:
+            services.update_grade(actor, grade, **changes)
+        return grade
+
 
 @admin.register(Grade)
-class GradeAdmin(admin.ModelAdmin):
+class GradeAdmin(ServiceDeleteAdmin):
+    add_form = GradeAddForm
+    form = GradeChangeForm
+    add_fieldsets = [(None, {"fields": ["code", *GRADE_FIELDS]})]
+    fieldsets = [(None, {"fields": ["code", *GRADE_FIELDS],
+                         "description": _("The code does not change: the event log and reports refer to "
+                                          "grades by it.")})]
+    readonly_fields = ["code"]
     list_display = ["code", "name", "name_en", "rank"]
     list_editable = ["rank"]
     search_fields = ["code", "name", "name_en"]
     ordering = ["rank", "code"]
 
+    def check_delete(self, obj):
+        services.check_grade_deletable(obj)
+
+    def delete_object(self, actor, obj):
+        services.delete_grade(actor, obj)
+
+
+class TagForm(ServiceForm):
+    class Meta:
+        model = Tag
+        fields = ["name"]
+
+    def apply(self, actor):
+        if self.instance.pk is None:
+            return services.create_tag(actor, self.cleaned_data["name"])
+        tag = Tag.objects.get(pk=self.instance.pk)
+        if "name" in self.changed_data:
+            services.rename_tag(actor, tag, self.cleaned_data["name"])
+        return tag
+
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(ServiceDeleteAdmin):
+    """Renaming a tag keeps it on its customers; deleting it takes it off them."""
+
+    form = TagForm
     list_display = ["name"]
     search_fields = ["name"]
     ordering = ["name"]
+
+    def check_delete(self, obj):
+        """A tag can always be deleted."""
+
+    def delete_object(self, actor, obj):
+        services.delete_tag(actor, obj)
 
 
 def identity_matches(term: str) -> Q | None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from kefu.core import events
 from kefu.core.errors import Conflict, DomainError
@@ -208,3 +210,132 @@ def set_grade(actor, customer: Customer, grade: Grade | None, *, reason: str,
 def touch_contact(customer_id: int, at) -> None:
     """Called by the cases service when a message arrives or is sent."""
     Customer.objects.filter(pk=customer_id).update(last_contact_at=at)
+
+
+# --- configuration: grades and tags -----------------------------------------------------------------------
+
+GRADE_FIELDS = ("name", "name_en", "rank", "description")
+
+
+def _config_text(model, field: str, value, label: str, *, required: bool = False) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise DomainError(gettext("%(field)s cannot be empty") % {"field": label}, field=field)
+    limit = model._meta.get_field(field).max_length
+    if limit and len(value) > limit:
+        raise DomainError(gettext("%(field)s is longer than %(max)d characters") % {"field": label, "max": limit},
+                          field=field)
+    return value
+
+
+def _check_grade_values(values: dict) -> dict:
+    if "name" in values:
+        values["name"] = _config_text(Grade, "name", values["name"], gettext("the name"), required=True)
+    if "name_en" in values:
+        values["name_en"] = _config_text(Grade, "name_en", values["name_en"], gettext("the English name"))
+    if "description" in values:
+        values["description"] = (values["description"] or "").strip()
+    if "rank" in values:
+        rank = values["rank"]
+        if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank <= 32767:
+            raise DomainError(gettext("the rank is a whole number from 0 to 32767 (1 is the most valuable grade)"),
+                              field="rank")
+    return values
+
+
+def create_grade(actor, *, code: str, name: str, name_en: str = "", rank: int = 0,
+                 description: str = "") -> Grade:
+    """A new customer grade. Its code is how events, reports and imports refer to it, so it never changes."""
+    code = _config_text(Grade, "code", code, gettext("the code"), required=True)
+    if Grade.objects.filter(code=code).exists():
+        raise Conflict(gettext("a grade with code %(code)s exists already") % {"code": code}, field="code")
+    values = _check_grade_values({"name": name, "name_en": name_en, "rank": rank, "description": description})
+    with transaction.atomic():
+        grade = Grade.objects.create(code=code, **values)
+        events.record("grade.created", actor=actor, subject_type="grade", subject_id=grade.pk,
+                      data={"code": code, "name": grade.name, "rank": grade.rank})
+    return grade
+
+
+def update_grade(actor, grade: Grade, **changes) -> Grade:
+    """Change a grade's name, English name, rank or description; one ``grade.updated`` event per field."""
+    unknown = sorted(set(changes) - set(GRADE_FIELDS))
+    if unknown:
+        raise DomainError(gettext("these fields cannot be changed here: %(fields)s; the fields that can are "
+                                  "%(allowed)s") % {"fields": ", ".join(unknown), "allowed": ", ".join(GRADE_FIELDS)})
+    changes = _check_grade_values(changes)
+    now = timezone.now()
+    log = []
+    with transaction.atomic():
+        for field, value in changes.items():
+            old = getattr(grade, field)
+            if old != value:
+                setattr(grade, field, value)
+                log.append(events.build("grade.updated", actor=actor, subject_type="grade", subject_id=grade.pk,
+                                        field=field, old=old, new=value, at=now))
+        if log:
+            grade.save(update_fields=[e.field for e in log])
+            events.record_many(log)
+    return grade
+
+
+def check_grade_deletable(grade: Grade) -> None:
+    """Raise a DomainError if customers still have ``grade``."""
+    count = grade.customers.count()
+    if count:
+        raise DomainError(ngettext(
+            "%(count)d customer has grade %(grade)s; give that customer another grade before deleting it",
+            "%(count)d customers have grade %(grade)s; give them another grade before deleting it", count)
+            % {"count": count, "grade": grade.code}, code="in_use")
+
+
+def delete_grade(actor, grade: Grade) -> None:
+    """Delete a grade nobody has (refused, with the number of customers, while any customer has it)."""
+    with transaction.atomic():
+        check_grade_deletable(grade)
+        pk, data = grade.pk, {"code": grade.code, "name": grade.name, "rank": grade.rank}
+        try:
+            with transaction.atomic():
+                grade.delete()
+        except ProtectedError as exc:
+            raise DomainError(gettext("grade %(grade)s is in use and cannot be deleted") % {"grade": grade.code},
+                              code="in_use") from exc
+        events.record("grade.deleted", actor=actor, subject_type="grade", subject_id=pk, data=data)
+
+
+def _tag_name(name, tag: Tag | None = None) -> str:
+    name = _config_text(Tag, "name", name, gettext("the tag name"), required=True)
+    if Tag.objects.filter(name=name).exclude(pk=tag.pk if tag else None).exists():
+        raise Conflict(gettext("a tag named %(name)s exists already") % {"name": name}, field="name")
+    return name
+
+
+def create_tag(actor, name: str) -> Tag:
+    name = _tag_name(name)
+    with transaction.atomic():
+        tag = Tag.objects.create(name=name)
+        events.record("tag.created", actor=actor, subject_type="tag", subject_id=tag.pk, data={"name": name})
+    return tag
+
+
+def rename_tag(actor, tag: Tag, name: str) -> Tag:
+    """Rename a tag; the customers that have it keep it under the new name."""
+    name = _tag_name(name, tag)
+    if name == tag.name:
+        return tag
+    with transaction.atomic():
+        old, tag.name = tag.name, name
+        tag.save(update_fields=["name"])
+        events.record("tag.renamed", actor=actor, subject_type="tag", subject_id=tag.pk, field="name",
+                      old=old, new=name)
+    return tag
+
+
+def delete_tag(actor, tag: Tag) -> None:
+    """Delete a tag and take it off every customer that had it; the event says how many had it."""
+    with transaction.atomic():
+        pk, name = tag.pk, tag.name
+        count = tag.customers.count()
+        tag.delete()
+        events.record("tag.deleted", actor=actor, subject_type="tag", subject_id=pk,
+                      data={"name": name, "customers": count})
