@@ -64,6 +64,10 @@ class Command(BaseCommand):
             stats = seeder.run(customers=options["customers"], cases=options["cases"])
         except SeedError as exc:
             raise CommandError(str(exc)) from exc
+        except KeyboardInterrupt:
+            raise CommandError(_("Interrupted. The batches written so far are kept: %(customers)s customers and "
+                                 "%(cases)s cases.") % {"customers": f"{seeder.stats.customers:,}",
+                                                        "cases": f"{seeder.stats.cases:,}"}) from None
         record_seeded("data.seeded", customers=stats.customers, cases=stats.cases, seed=options["seed"],
                       rows=stats.rows, seconds=round(stats.seconds, 1))
         self.stdout.write(summary(stats))
