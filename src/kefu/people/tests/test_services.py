@@ -4,7 +4,11 @@ teams with open cases stay active, no department inside itself)."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import translation
 
@@ -317,3 +321,44 @@ def test_create_department_and_team_check_their_names(centre):
     with pytest.raises(DomainError):
         services.create_team(centre.admin, name="医院客户组", department=centre.service_dept)
     assert Team.objects.filter(name="医院客户组").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_administrators_demoting_each_other_at_once_leave_one(monkeypatch):
+    """The rows of the active administrators are locked before the count: the second demotion waits for the
+    first, then sees it and is refused. (PostgreSQL: SQLite runs one writing transaction at a time anyway.)"""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are a PostgreSQL matter; SQLite serialises writing transactions")
+    first = services.create_staff(None, username="admin1", password=None, role="admin")
+    second = services.create_staff(None, username="admin2", password=None, role="admin")
+    locked = threading.Event()
+    original = services._check_an_administrator_remains
+
+    def slow_check(user, field):
+        original(user, field)
+        if user.pk == first.pk:
+            locked.set()
+            time.sleep(0.5)  # hold the locks while the other demotion starts
+
+    monkeypatch.setattr(services, "_check_an_administrator_remains", slow_check)
+    outcome = {}
+
+    def demote(user, wait):
+        try:
+            if wait:
+                locked.wait(5)
+            services.update_staff(None, User.objects.get(pk=user.pk), role="agent")
+            outcome[user.username] = "demoted"
+        except DomainError as exc:
+            outcome[user.username] = exc.code
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=demote, args=(first, False)),
+               threading.Thread(target=demote, args=(second, True))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert outcome == {"admin1": "demoted", "admin2": "last_administrator"}
+    assert list(User.objects.filter(role="admin", is_active=True).values_list("username", flat=True)) == ["admin2"]
