@@ -20,6 +20,7 @@ import binascii
 import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Generic, TypeVar
 
 from django.db import connection
@@ -101,9 +102,11 @@ def residual(qs: QuerySet, field: str, value, lookup: str = "exact") -> QuerySet
 
 
 def by_recency(parts: Iterable[QuerySet], kind: str, cursor: str | None, limit: int,
-               fetch: Callable[[list[int]], Iterable]) -> tuple[list, str | None]:
+               fetch: Callable[[list[int]], Iterable], key: Callable = attrgetter("pk")
+               ) -> tuple[list, str | None]:
     """A page ordered by (-updated_at, -id), newest first, from one or more disjoint ``parts`` (querysets
-    of one model, filters only); ``fetch(ids)`` reads the rows of the page with what they need."""
+    of one model, filters only); ``fetch(ids)`` reads the rows of the page with what they need, and
+    ``key(row)`` is a row's id (model instances by default)."""
     moment = last_id = None
     if cursor:
         stamp, last_id = decode_cursor(cursor, kind, 2)
@@ -118,7 +121,7 @@ def by_recency(parts: Iterable[QuerySet], kind: str, cursor: str | None, limit: 
     keys = sorted(set(keys), reverse=True)  # parts are disjoint; the set only guards against overlap
     more = len(keys) > limit
     keys = keys[:limit]
-    found = {row.pk: row for row in fetch([pk for _, pk in keys])} if keys else {}
+    found = {key(row): row for row in fetch([pk for _, pk in keys])} if keys else {}
     rows = [found[pk] for _, pk in keys if pk in found]  # a row deleted in between is left out
     next_cursor = encode_cursor(kind, keys[-1][0].isoformat(), keys[-1][1]) if more else None
     return rows, next_cursor

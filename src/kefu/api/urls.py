@@ -9,10 +9,10 @@ from django.urls import re_path
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from ninja import NinjaAPI
-from ninja.renderers import JSONRenderer
 
 from . import cases, catalog, customers, errors, people, tokens
 from .auth import AUTH
+from .common import RENDERER
 from .docs import LocalSwagger
 
 DESCRIPTION = gettext_lazy(
@@ -54,10 +54,6 @@ def unknown_endpoint(request: HttpRequest, *args, **kwargs):
 unknown_endpoint.csrf_exempt = True
 
 
-class Renderer(JSONRenderer):
-    json_dumps_params = {"ensure_ascii": False}  # Chinese stays readable (and shorter) on the wire
-
-
 class KefuAPI(NinjaAPI):
     def _get_urls(self):
         patterns = super()._get_urls()
@@ -74,7 +70,7 @@ api = KefuAPI(
     urls_namespace="api",
     auth=AUTH,
     docs=LocalSwagger(),
-    renderer=Renderer(),
+    renderer=RENDERER,
 )
 errors.install(api)
 

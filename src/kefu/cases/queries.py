@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
+
 from django.db.models import Q, QuerySet
 
 from kefu.core.errors import NotFound
@@ -42,11 +44,25 @@ def visible_case_scopes(user) -> list[Q] | None:
 
 
 def can_see(user, case: Case) -> bool:
+    return _can_see(user, case.team_id, lambda: case.departments.filter(pk=user.department_id).exists())
+
+
+def can_see_ids(user, team_id: int | None, department_ids: Collection[int]) -> bool:
+    """``can_see`` for a case read as values: its team and the departments it involves."""
+    return _can_see(user, team_id, lambda: user.department_id in department_ids)
+
+
+def _can_see(user, team_id: int | None, involves_department: Callable[[], bool]) -> bool:
     if user.sees_everything:
         return True
-    if case.team_id in team_ids_of(user):
+    if team_id in team_ids_of(user):
         return True
-    return bool(user.department_id) and case.departments.filter(pk=user.department_id).exists()
+    return bool(user.department_id) and involves_department()
+
+
+def case_not_found(case_id: int) -> NotFound:
+    """The answer for a case that does not exist and for one the user may not see: the same."""
+    return NotFound(f"case {case_id} does not exist")
 
 
 def get_visible_case(user, case_id: int, qs: QuerySet | None = None) -> Case:
@@ -54,5 +70,5 @@ def get_visible_case(user, case_id: int, qs: QuerySet | None = None) -> Case:
     qs = Case.objects.all() if qs is None else qs
     case = qs.filter(pk=case_id).first()
     if case is None or not can_see(user, case):
-        raise NotFound(f"case {case_id} does not exist")
+        raise case_not_found(case_id)
     return case

@@ -73,15 +73,6 @@ def revoke_token(actor, token: ApiToken) -> ApiToken:
     return token
 
 
-def lookup_token(raw: str) -> ApiToken | None:
-    """The token row for a raw token string, with its user, in one query (None if unknown). The caller
-    checks ``token.is_active`` and ``token.user.is_active``."""
-    if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
-        return None
-    rows = list(ApiToken.objects.select_related("user").filter(digest=hash_token(raw))[:1])
-    return rows[0] if rows else None
-
-
 def note_used(token: ApiToken, now=None) -> None:
     """Record that the token was used, at most once a minute (a conditional UPDATE, so concurrent
     requests write it once)."""
