@@ -263,12 +263,16 @@ def _count(qs, kind, terms, texts, any_of: Sequence[str] | None = None) -> int:
     if qs.query.is_empty() or any_of == []:
         return 0
     backend = backend_for(connection)
+    with backend.hints():
+        return _count_of(backend, qs, kind, terms, texts, any_of)
+
+
+def _count_of(backend, qs, kind, terms, texts, any_of) -> int:
     certain, uncertain = backend.split(kind, terms, any_of or ())
     total = 0
     if certain is not None:
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT count(*) FROM ({certain[0]}) AS hits", certain[1])
-            total += cursor.fetchone()[0]
+            total += backend.count_certain(cursor, kind, terms, any_of or ())
     if uncertain is not None:
         base = qs.filter(pk__in=RawSQL(*uncertain)).order_by("pk")
         last = 0
@@ -284,6 +288,11 @@ def _count(qs, kind, terms, texts, any_of: Sequence[str] | None = None) -> int:
 def _page(qs, scopes, kind, q, limit, cursor, ranked, texts) -> tuple[list[int], str | None]:
     terms = plan(q)
     _check_limit(limit)
+    with backend_for(connection).hints():
+        return _page_of(qs, scopes, kind, terms, limit, cursor, ranked, texts)
+
+
+def _page_of(qs, scopes, kind, terms, limit, cursor, ranked, texts) -> tuple[list[int], str | None]:
     if ranked:
         after = _decode(cursor, f"{kind}:rank")
         rows = _ranked(qs, kind, terms, limit + 1, after, texts)
