@@ -118,6 +118,10 @@ class SqliteBackend:
     def hints():
         return contextlib.nullcontext()
 
+    @staticmethod
+    def likely_dense(cursor, kind: str, terms: Sequence[tk.Term], cap: int) -> bool:
+        return False  # FTS5 has no estimate; the caller counts up to the cap
+
     def count_at_most(self, cursor, kind: str, terms: Sequence[tk.Term], cap: int) -> int:
         sql, params = self.candidates(kind, terms)
         cursor.execute(f"SELECT count(*) FROM ({sql} LIMIT %s)", [*params, cap])
@@ -214,10 +218,22 @@ class PostgresBackend:
         return None, self.candidates(kind, terms)
 
     def candidates(self, kind: str, terms: Sequence[tk.Term]) -> tuple[str, list]:
+        """Two selects rather than one with OR: with the OR, PostgreSQL re-checks every row's tsvector."""
         table, key = self.table(kind), self.key(kind)
-        return (f"SELECT {key} AS doc_id FROM {table} WHERE tsv @@ %s::tsquery "
-                f"OR (NOT exact AND (tsv IS NULL OR tsv @@ %s::tsquery))",
-                [tk.tsquery_expression(terms), self._any_order(terms)])
+        query = tk.tsquery_expression(terms)
+        return (f"SELECT {key} AS doc_id FROM {table} WHERE tsv @@ %s::tsquery UNION ALL "
+                f"SELECT {key} AS doc_id FROM {table} WHERE NOT exact "
+                f"AND (tsv IS NULL OR (tsv @@ %s::tsquery AND NOT tsv @@ %s::tsquery))",
+                [query, self._any_order(terms), query])
+
+    def likely_dense(self, cursor, kind: str, terms: Sequence[tk.Term], cap: int) -> bool:
+        """The planner's estimate (from the tsvector statistics ANALYZE keeps) of how many documents hold
+        the lexemes: enough to choose a plan without reading thousands of heap rows to count them."""
+        cursor.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {self.table(kind)} WHERE tsv @@ %s::tsquery",
+                       [self._any_order(terms)])
+        plan = cursor.fetchone()[0]
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        return plan[0]["Plan"]["Plan Rows"] >= cap
 
     def count_at_most(self, cursor, kind: str, terms: Sequence[tk.Term], cap: int) -> int:
         """An upper bound, for choosing a plan: the lexemes in any order (answered by the GIN index without

@@ -206,13 +206,12 @@ def _newest(qs, scopes, kind, terms, need, after, texts) -> list[tuple[int, date
     """``scopes`` split ``qs`` into parts that each follow one index in (updated_at, id) order (one per
     team an agent is in, …): each part is walked on its own and the hits are merged."""
     backend = backend_for(connection)
-    if _has_prefix(terms):
-        dense = True
-    else:
-        # Read a few candidates: when that is all of them (a rare word, a phone number), use them as they
-        # are; otherwise count up to DENSE to choose between joining the candidates and walking.
-        cand, params = backend.candidates(kind, terms)
-        with connection.cursor() as cursor:
+    with connection.cursor() as cursor:
+        dense = _has_prefix(terms) or backend.likely_dense(cursor, kind, terms, DENSE)
+        if not dense:
+            # Read a few candidates: when that is all of them (a rare word, a phone number), use them as
+            # they are; otherwise count up to DENSE to choose between joining the candidates and walking.
+            cand, params = backend.candidates(kind, terms)
             cursor.execute(f"{cand} LIMIT %s", [*params, FEW])
             ids = [row[0] for row in cursor.fetchall()]
             if len(ids) < FEW:

@@ -188,8 +188,8 @@ def test_search_runs_a_bounded_number_of_queries(centre, cases, monkeypatch, few
         with CaptureQueriesContext(connection) as ctx:
             page, cursor = search_cases(user, "退款", limit=25)
         assert len(page) == 25 and cursor
-        # (PostgreSQL adds a savepoint and the planner setting: four statements)
-        assert len(ctx.captured_queries) <= 12, [q["sql"] for q in ctx.captured_queries]
+        # PostgreSQL adds five: a savepoint, the planner setting and its estimate of the hits.
+        assert len(ctx.captured_queries) <= 14, [q["sql"] for q in ctx.captured_queries]
 
 
 def test_case_snippet_highlights_the_matching_text(centre, cases):
