@@ -279,6 +279,7 @@ class Seeder:
         self.used_thread = threaded
         with self._bar(total, " cases") as bar:
             if threaded:
+                self.writer.restore()  # this thread only reads now: the writing thread gets the large cache
                 self._cases_threaded(total, planner, bar)
             else:
                 self._cases_in_line(total, planner, bar)
