@@ -2,8 +2,8 @@
 
 Only active staff users are let in. A token costs one query: the token row joined with the few fields of
 its user that requests need and the user's teams (which every visibility check asks for); the user's
-other fields load if something uses them. ``last_used_at`` is written at most once a minute. Session requests that change something must carry
-the CSRF token (``X-CSRFToken`` header), as the web pages do.
+other fields load if something uses them. ``last_used_at`` is written at most once a minute. Session
+requests that change something must carry the CSRF token (``X-CSRFToken`` header), as the web pages do.
 """
 
 from __future__ import annotations
