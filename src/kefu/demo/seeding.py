@@ -30,6 +30,7 @@ from tqdm import tqdm
 from kefu.cases.models import Case, CaseType, Message
 from kefu.core import events
 from kefu.core.models import Event
+from kefu.customers import services as customer_services
 from kefu.customers.models import Customer, Grade, Identity, Tag
 
 from . import corpus
@@ -215,8 +216,10 @@ class Seeder:
         missing = [t for t in TYPE_CODES if t not in types]
         if missing:
             raise SeedError(_("The case types %(types)s are missing or not in use.") % {"types": ", ".join(missing)})
+        existing = set(Tag.objects.filter(name__in=corpus.TAGS).values_list("name", flat=True))
         for name in corpus.TAGS:
-            Tag.objects.get_or_create(name=name)
+            if name not in existing:
+                customer_services.create_tag(refs.admin, name)
         tag_ids = dict(Tag.objects.filter(name__in=corpus.TAGS).values_list("name", "pk"))
 
         self.writer.tune()

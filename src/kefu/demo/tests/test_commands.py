@@ -6,6 +6,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.models import Q
 
 from kefu.cases import services as case_services
 from kefu.cases.models import Case
@@ -14,6 +15,7 @@ from kefu.core.models import Event
 from kefu.customers.models import Customer
 from kefu.demo import centre
 from kefu.people.models import User
+from kefu.search.queries import count_cases, search_customers
 
 from .invariants import case_problems, customer_problems
 
@@ -31,6 +33,9 @@ def run(*args, **options) -> str:
 def test_demo_seeds_once_and_reuses_the_data_on_the_second_run():
     first = run("demo", no_serve=True, customers=80, cases=300)
     assert "xiaowang" in first and centre.DEMO_PASSWORD in first and "王秀英" in first
+    manager = User.objects.get(username="limanager")  # the seeded history is in the search index
+    with_word = Case.objects.filter(Q(subject__contains="物流") | Q(messages__body__contains="物流")).distinct()
+    assert count_cases(manager, "物流") == with_word.count() > 0
     assert "+86 138 0013 8001" in first and "wang.xiuying@example.com" in first
     counts = (Customer.objects.count(), Case.objects.count(), Event.objects.count())
     assert counts[0] == 80 + 3 and counts[1] == 300 + 7  # the seeded ones and the named customers' story
@@ -66,6 +71,17 @@ def test_seed_adds_customers_and_cases_and_prints_a_summary():
     assert Case.objects.count() == 175
     assert Event.objects.filter(verb="data.seeded").count() == 2
     assert case_problems() == []
+
+
+@pytest.mark.parametrize("index", [True, False], ids=["indexed", "not-indexed"])
+def test_seeded_cases_are_searchable_unless_asked_not_to(index):
+    run("seed", customers=30, cases=120, no_progress=True, no_search_index=not index)
+    manager = User.objects.get(username="limanager")
+    with_word = Case.objects.filter(Q(subject__contains="您好") | Q(messages__body__contains="您好")).distinct().count()
+    assert with_word > 0
+    assert count_cases(manager, "您好") == (with_word if index else 0)
+    named = Customer.objects.order_by("pk").first()
+    assert bool(search_customers(named.name)) == index
 
 
 @pytest.mark.parametrize("options, message", [

@@ -27,6 +27,7 @@ from kefu.core.models import Event
 from kefu.customers.models import Customer
 from kefu.demo import centre, story
 from kefu.demo.seeding import Seeder, SeedError, record_seeded
+from kefu.search import index as search_index
 
 from .seed import count, summary
 from .serve import port_free, port_number, positive
@@ -147,7 +148,8 @@ class Command(BaseCommand):
             with transaction.atomic():
                 refs = centre.ensure_centre()
                 people = centre.ensure_named_customers(refs)
-                seeder = Seeder(seed=options["seed"], refs=refs, progress=sys.stderr.isatty())
+                seeder = Seeder(seed=options["seed"], refs=refs, progress=sys.stderr.isatty(),
+                                on_batch=[search_index.index_seeded_batch])
                 stats = seeder.run(customers=options["customers"], cases=options["cases"])
                 story.tell(refs, people, now=seeder.now)
                 record_seeded(DEMO_VERB, customers=stats.customers, cases=stats.cases, seed=options["seed"],

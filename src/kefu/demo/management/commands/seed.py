@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kefu.demo.seeding import Seeder, SeedError, SeedStats, record_seeded
+from kefu.search import index as search_index
 
 
 def count(value: str) -> int:
@@ -54,11 +55,15 @@ class Command(BaseCommand):
                             help=gettext_lazy("Rows written per transaction (default 5000)."))
         parser.add_argument("--seed", type=int, default=42, help=gettext_lazy("Random seed (default 42)."))
         parser.add_argument("--no-progress", action="store_true", help=gettext_lazy("No progress bar."))
+        parser.add_argument("--no-search-index", action="store_true",
+                            help=gettext_lazy("Do not add the new cases and customers to the search index (faster; "
+                                              "run `kefu reindex` later to make them searchable)."))
 
     def handle(self, *args, **options):
         if not options["customers"] and not options["cases"]:
             raise CommandError(_("Nothing to do: give --customers N and/or --cases N."))
-        seeder = Seeder(seed=options["seed"], batch=options["batch"],
+        hooks = [] if options["no_search_index"] else [search_index.index_seeded_batch]
+        seeder = Seeder(seed=options["seed"], batch=options["batch"], on_batch=hooks,
                         progress=not options["no_progress"] and sys.stderr.isatty())
         try:
             stats = seeder.run(customers=options["customers"], cases=options["cases"])
