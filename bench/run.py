@@ -24,7 +24,6 @@ import os
 import random
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -330,7 +329,7 @@ def measure(port: int, ctx: dict, args, workers: list[int]) -> dict:
             "customer": rng.choice(ctx["customer_ids"]), "type": rng.choice(ctx["type_codes"]),
             "channel": rng.choice(["phone", "wechat", "email", "portal"]), "team": team,
             "subject": f"压测工单 {n}: 发票与退款咨询",
-            "body": "您好,我们医院上周收到的货品有两箱外包装破损,需要办理退货并重开发票,订单号 PO2026112200%d。" % n,
+            "body": f"您好,我们医院上周收到的货品有两箱外包装破损,需要办理退货并重开发票,订单号 PO2026112200{n}。",
         }
         create_jobs.append(("POST", "/api/v1/cases", json.dumps(payload, ensure_ascii=False).encode()))
     phases["case_create_throughput"] = load_phase(
