@@ -120,7 +120,23 @@ class SqliteBackend:
 
     @staticmethod
     def likely_dense(cursor, kind: str, terms: Sequence[tk.Term], cap: int) -> bool:
-        return False  # FTS5 has no estimate; the caller counts up to the cap
+        return False  # FTS5 keeps no statistics: see sample() and at_least()
+
+    def sample(self, cursor, kind: str, terms: Sequence[tk.Term], n: int) -> list[int]:
+        """Up to ``n`` candidates, the newest documents (highest ids) first."""
+        sql, params = self.candidates(kind, terms)
+        cursor.execute(f"{sql} ORDER BY doc_id DESC LIMIT %s", [*params, n])
+        return [row[0] for row in cursor.fetchall()]
+
+    def at_least(self, cursor, kind: str, terms: Sequence[tk.Term], sample: Sequence[int], cap: int) -> bool:
+        """Whether there are about ``cap`` candidates or more, judged from a full sample of the newest ones
+        (ids are handed out in order, so the sample's id range is the share of the table it covers). This is
+        the density among recent documents, which is what walking the newest cases depends on; counting to
+        ``cap`` instead costs 5–15 ms for a phrase at a million cases."""
+        if not sample:
+            return self.count_at_most(cursor, kind, terms, cap) >= cap
+        newest, oldest = sample[0], sample[-1]
+        return len(sample) * newest / max(newest - oldest + 1, 1) >= cap
 
     def count_at_most(self, cursor, kind: str, terms: Sequence[tk.Term], cap: int) -> int:
         sql, params = self.candidates(kind, terms)
@@ -284,6 +300,15 @@ class PostgresBackend:
     @staticmethod
     def id_list(ids: Sequence[int]) -> tuple[str, list]:
         return "SELECT unnest(%s::bigint[]) AS doc_id", [list(ids)]
+
+    def sample(self, cursor, kind: str, terms: Sequence[tk.Term], n: int) -> list[int]:
+        """Up to ``n`` candidates, in no particular order (ordering would sort them all)."""
+        sql, params = self.candidates(kind, terms)
+        cursor.execute(f"{sql} LIMIT %s", [*params, n])
+        return [row[0] for row in cursor.fetchall()]
+
+    def at_least(self, cursor, kind: str, terms: Sequence[tk.Term], sample: Sequence[int], cap: int) -> bool:
+        return self.count_at_most(cursor, kind, terms, cap) >= cap
 
     def ranked(self, kind: str, terms: Sequence[tk.Term], after: tuple[float, int] | None,
                limit: int) -> tuple[str, list]:

@@ -210,13 +210,12 @@ def _newest(qs, scopes, kind, terms, need, after, texts) -> list[tuple[int, date
         dense = _has_prefix(terms) or backend.likely_dense(cursor, kind, terms, DENSE)
         if not dense:
             # Read a few candidates: when that is all of them (a rare word, a phone number), use them as
-            # they are; otherwise count up to DENSE to choose between joining the candidates and walking.
-            cand, params = backend.candidates(kind, terms)
-            cursor.execute(f"{cand} LIMIT %s", [*params, FEW])
-            ids = [row[0] for row in cursor.fetchall()]
+            # they are; otherwise judge whether there are DENSE or more, to choose between joining the
+            # candidates and walking.
+            ids = backend.sample(cursor, kind, terms, FEW)
             if len(ids) < FEW:
                 return _newest_candidates(qs, kind, terms, need, after, texts, ids=ids)
-            dense = backend.count_at_most(cursor, kind, terms, DENSE) >= DENSE
+            dense = backend.at_least(cursor, kind, terms, ids, DENSE)
     if not dense:
         return _newest_candidates(qs, kind, terms, need, after, texts)
     found: list[tuple[int, datetime]] = []

@@ -331,3 +331,12 @@ def test_searching_leaves_the_connection_settings_as_they_were(centre, cases):
     before = setting()
     assert ids(centre.limanager, "退款") and count_cases(centre.xiaowang, "退款") == 1
     assert setting() == before
+
+
+def test_sqlite_judges_density_from_the_newest_candidates():
+    from kefu.search.backends import SqliteBackend
+
+    dense_recently = list(range(1_000_000, 998_000, -1))  # 2,000 hits among the newest 2,000 cases
+    spread_thin = list(range(1_000_000, 0, -500))  # 2,000 hits over a million cases
+    assert SqliteBackend().at_least(None, "case", [], dense_recently, 20_000)
+    assert not SqliteBackend().at_least(None, "case", [], spread_thin, 20_000)
