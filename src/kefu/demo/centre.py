@@ -122,6 +122,7 @@ class CentreRefs:
     departments: dict[str, Department]
     teams: dict[str, Team]
     staff: dict[str, User]
+    created: set[str] = field(default_factory=set)  # usernames made by this call (with the demo password)
     team_agents: dict[str, list[User]] = field(default_factory=dict)
     team_leads: dict[str, User] = field(default_factory=dict)
     department_contacts: dict[str, User] = field(default_factory=dict)
@@ -138,9 +139,11 @@ def ensure_centre() -> CentreRefs:
                 dept = people_services.create_department(admin, name=name, code=code, kind=kind)
             departments[code] = dept
         staff: dict[str, User] = {}
+        created: set[str] = set()
         for username, display, role, dept_code, _teams in STAFF:
             user = User.objects.filter(username=username).first()
             if user is None:
+                created.add(username)
                 user = people_services.create_staff(
                     admin, username=username, password=DEMO_PASSWORD if username in LOGIN_USERNAMES else None,
                     role=role, display_name=display,
@@ -156,7 +159,7 @@ def ensure_centre() -> CentreRefs:
                 team = people_services.create_team(admin, name=name, department=departments["service"],
                                                    lead=staff[lead], members=members)
             teams[key] = team
-    refs = CentreRefs(admin=admin, departments=departments, teams=teams, staff=staff)
+    refs = CentreRefs(admin=admin, departments=departments, teams=teams, staff=staff, created=created)
     for key, team in teams.items():
         members = list(team.members.filter(is_active=True).order_by("pk"))
         agents = [m for m in members if m.role == User.Role.AGENT] or members

@@ -182,3 +182,13 @@ def test_case_show_and_the_errors(centre):
         run("case", "show", str(case.pk), "--as", "nobody")
     with pytest.raises(CommandError, match="unknown status"):
         run("case", "status", str(case.pk), "done")
+
+
+def test_demo_keeps_an_existing_administrators_password_and_says_so():
+    run("createadmin", username="admin", password="Kangtai-admin-2026")
+    out = run("demo", no_serve=True, customers=20, cases=40)
+    admin_line = next(line for line in out.splitlines() if " admin " in line)
+    assert "(your own password)" in admin_line and centre.DEMO_PASSWORD not in admin_line
+    assert User.objects.get(username="admin").check_password("Kangtai-admin-2026")
+    assert User.objects.get(username="xiaowang").check_password(centre.DEMO_PASSWORD)
+    assert "(your own password)" in run("demo", no_serve=True)  # still said on the next run

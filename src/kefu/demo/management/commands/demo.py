@@ -105,7 +105,7 @@ class Command(BaseCommand):
                 "cases": f"{Case.objects.count():,}"})
         else:
             self._seed(options)
-        self._print_logins(options["host"], options["port"])
+        self._print_logins(options["host"], options["port"], demo_state())
         if not options["no_serve"]:
             self._serve(options["host"], options["port"], options["workers"])
 
@@ -153,14 +153,15 @@ class Command(BaseCommand):
                 stats = seeder.run(customers=options["customers"], cases=options["cases"])
                 story.tell(refs, people, now=seeder.now)
                 record_seeded(DEMO_VERB, customers=stats.customers, cases=stats.cases, seed=options["seed"],
-                              portal_customer=people["patient"].pk)
+                              portal_customer=people["patient"].pk,
+                              logins=sorted(u for _label, u in centre.LOGINS if u in refs.created))
         except SeedError as exc:
             raise CommandError(str(exc)) from exc
         except KeyboardInterrupt:
             raise CommandError(_("Interrupted: nothing was kept. Run `kefu demo` again to seed the demo.")) from None
         self.stdout.write(summary(stats))
 
-    def _print_logins(self, host: str, port: int) -> None:
+    def _print_logins(self, host: str, port: int, state: Event) -> None:
         base = f"http://{self._browser_host(host)}:{port}"
         w = self.stdout.write
         w("")
@@ -170,8 +171,10 @@ class Command(BaseCommand):
         w(_("Demo sign-in (demo only: these passwords are public):"))
         names = dict((u, d) for u, d, *_rest in centre.STAFF)
         width = max(_display_width(str(label)) for label, _u in centre.LOGINS) + 2
+        with_demo_password = set(state.data.get("logins", [u for _l, u in centre.LOGINS]))
         for label, username in centre.LOGINS:
-            w(f"  {_pad(str(label), width)}{username:<12} {centre.DEMO_PASSWORD:<16} {names.get(username, '')}")
+            password = centre.DEMO_PASSWORD if username in with_demo_password else _("(your own password)")
+            w(f"  {_pad(str(label), width)}{username:<12} {_pad(password, 17)}{names.get(username, '')}")
         patient = centre.PORTAL_CUSTOMER
         idents = dict(patient["identities"])
         phone = phonenumbers.format_number(phonenumbers.parse(idents["phone"], "CN"),
