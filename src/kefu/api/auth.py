@@ -64,7 +64,7 @@ class TokenAuth(HttpBearer):
     token is a 401 with the reason, never a fall-back to the session."""
 
     def __call__(self, request: HttpRequest):
-        header = request.headers.get("Authorization")
+        header = request.META.get("HTTP_AUTHORIZATION")  # request.headers would copy every header first
         if not header:
             return None
         scheme, _sep, raw = header.strip().partition(" ")
