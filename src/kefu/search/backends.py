@@ -49,8 +49,8 @@ class SqliteBackend:
         """Which of these documents are in the index (the docsize table has a row per document)."""
         if not ids:
             return set()
-        marks = ",".join(["%s"] * len(ids))
-        cursor.execute(f"SELECT id FROM {self.table(kind)}_docsize WHERE id IN ({marks})", list(ids))
+        cursor.execute(f"SELECT id FROM {self.table(kind)}_docsize WHERE id IN (SELECT value FROM json_each(%s))",
+                       [json.dumps(list(ids))])
         return {row[0] for row in cursor.fetchall()}
 
     def write(self, cursor, kind: str, doc_id: int, tokens: Sequence[str], old: OldTokens | None) -> None:

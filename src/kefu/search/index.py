@@ -20,8 +20,28 @@ def _backend():
     return backend_for(connection)
 
 
+# Ids per IN list (SQLite allows 32,766 parameters in one statement).
+IN_CHUNK = 5000
+
+
+def _in_chunks(loader):
+    """Call ``loader`` on slices of at most IN_CHUNK ids and merge the dicts it returns."""
+    def load(ids):
+        ids = list(ids)
+        if len(ids) <= IN_CHUNK:
+            return loader(ids)
+        out = {}
+        for start in range(0, len(ids), IN_CHUNK):
+            out.update(loader(ids[start:start + IN_CHUNK]))
+        return out
+    load.__doc__ = loader.__doc__
+    load.__name__ = loader.__name__
+    return load
+
+
 # --- cases ------------------------------------------------------------------------------------------------
 
+@_in_chunks
 def case_texts(case_ids: Sequence[int]) -> dict[int, list[tuple[int, str]]]:
     """For each case, ``[(0, subject), (message id, body), …]`` in message order, read from the database
     (two plain queries: this runs on every message written and on every page verified)."""
@@ -43,6 +63,7 @@ def case_texts(case_ids: Sequence[int]) -> dict[int, list[tuple[int, str]]]:
     return out
 
 
+@_in_chunks
 def case_visibility(case_ids: Sequence[int]) -> dict[int, tuple[int | None, list[int]]]:
     """For each case, (team id, involved department ids), read from the database."""
     from kefu.cases.models import Case
@@ -146,6 +167,7 @@ def index_batch(rows: Iterable[tuple], *, skip_existing: bool = False) -> int:
 
 # --- customers --------------------------------------------------------------------------------------------
 
+@_in_chunks
 def customer_texts(customer_ids: Sequence[int]) -> dict[int, list[str]]:
     """For each customer: name, organisation name (if any), identity values."""
     from kefu.customers.models import Customer, Identity

@@ -340,3 +340,13 @@ def test_sqlite_judges_density_from_the_newest_candidates():
     spread_thin = list(range(1_000_000, 0, -500))  # 2,000 hits over a million cases
     assert SqliteBackend().at_least(None, "case", [], dense_recently, 20_000)
     assert not SqliteBackend().at_least(None, "case", [], spread_thin, 20_000)
+
+
+def test_reindex_batches_larger_than_an_in_list(centre, cases, monkeypatch):
+    from django.core.management import call_command
+
+    monkeypatch.setattr(index, "IN_CHUNK", 2)  # every id list is read in several slices
+    index.clear("case")
+    call_command("reindex", "--batch", "50000", "--only", "cases")
+    assert ids(centre.limanager, "胶囊") == [cases[2].pk, cases[1].pk]
+    assert index.case_texts([c.pk for c in cases]).keys() == {c.pk for c in cases}
