@@ -1,7 +1,8 @@
 """Where the index lives: a stock FTS5 table on SQLite, a tsvector column with a GIN index on PostgreSQL.
 
-Both store one document per case (its subject and every message) and one per customer (name, organisation,
-identities), keyed by the case or customer id, holding the tokens of :mod:`kefu.search.tokens`. Everything
+Both store one document per case (its subject, every message, its team and involved departments) and one per
+customer (name, organisation, identities), keyed by the case or customer id, holding the tokens of
+:mod:`kefu.search.tokens`. Everything
 here is SQL; deciding what to index and how to answer a query is in ``index.py`` and ``queries.py``.
 
 SQLite: ``search_<kind>_fts`` is a *contentless* FTS5 table (``content=''``: the texts live in the domain

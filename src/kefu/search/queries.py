@@ -8,12 +8,15 @@ text changed behind the services' back never shows up as a false hit.
 
 Newest first (by the case's ``updated_at``, then id, with a keyset cursor) without fetching every hit:
 
-* a query with fewer than ``DENSE`` candidates: the candidates are joined to the visible cases and read in
-  the case table's own order;
-* a query with more (a word in a sizeable share of all cases): the visible cases are walked newest first
-  along the keyset index and checked against their texts, which finds 25 hits after about 25/share cases;
-  if the walk has not filled the page after ``WALK_BUDGET`` cases (the word is common elsewhere but rare
-  among the cases this user sees), the rest of the page comes from the candidates as above.
+* fewer than ``FEW`` candidates (a rare word, a phone number): read once, joined to the cases, sorted;
+* fewer than about ``DENSE``: the index's candidates drive a join to the cases and are sorted;
+* more (a word in a sizeable share of all cases): the visible cases are walked newest first along their
+  keyset index (each visibility scope on its own) and checked against their texts, which finds 25 hits after
+  about 25/share cases; if a scope has not filled the page after ``WALK_BUDGET`` cases (the word is common
+  elsewhere but rare among the cases this user sees), the rest comes from the candidates as above.
+
+Counts are answered inside the index, restricted users' through the visibility tokens of their teams and
+department (see :func:`_visibility_tokens`). docs/adr/0003-search-index.md has the reasons and numbers.
 """
 
 from __future__ import annotations

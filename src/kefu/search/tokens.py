@@ -19,6 +19,9 @@ Runs of ASCII letters and digits (order numbers, phone numbers, English words) a
 query of 3 or more characters is then a phrase of trigrams: exact, and selective where its bigrams are not
 (there are only 100 digit bigrams; a phone number's trigrams are each in a few per cent of cases).
 
+A case's document ends with *visibility* tokens (``V t<team id>``, ``V d<department id>``) so that a count
+restricted to what a user may see is answered inside the index.
+
 A query term is planned into clauses (a phrase of tokens, optionally a prefix) whose AND finds every document
 that contains the term. When the plan is *exact* the index result is the answer; otherwise (punctuation or
 symbols inside a term, a term with no letter or digit) the candidates are verified against the normalised
