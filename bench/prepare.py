@@ -62,3 +62,27 @@ def context() -> dict:
         "customer_ids": _sample_ids("customers_customer", 2000),
         "type_codes": list(CaseType.objects.filter(is_active=True).values_list("code", flat=True)),
     }
+
+
+def service_create_rate(ctx: dict, n: int) -> dict:
+    """Cases created in this process straight through ``kefu.cases.services.create_case`` (service, event log,
+    search index; no HTTP): the write path's own cost, per second of this process's CPU time."""
+    import random
+    import time
+
+    from kefu.cases import services
+
+    rng = random.Random(11)
+    team = Team.objects.get(pk=ctx["team_id"])
+    agent = User.objects.get(username=ctx["user"])
+    types = {t.code: t for t in CaseType.objects.filter(is_active=True)}
+    customers = list(Customer.objects.filter(pk__in=ctx["customer_ids"][:500]))
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for i in range(n):
+        services.create_case(
+            agent, customer=rng.choice(customers), subject=f"写入路径压测 {i}: 退货与发票", team=team,
+            type=types[rng.choice(list(types))], channel=rng.choice(["phone", "wechat", "email", "portal"]),
+            body=f"您好,收到的货品外包装破损,需要退货并重开发票,订单号 PO20261122{i:06d},谢谢。")
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    return {"cases": n, "cpu_s": round(cpu, 2), "wall_s": round(wall, 2),
+            "per_cpu_s": round(n / cpu, 1), "per_s": round(n / wall, 1)}

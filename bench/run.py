@@ -7,7 +7,8 @@
 
 It seeds the data dir up to N cases (reusing what is there), starts a real server (gunicorn, 2 sync workers,
 127.0.0.1 only), and measures with bounded request counts and a time cap per phase:
-- case creation through the API (service, event log, search index), several clients at once;
+- case creation through the write path itself (service, event log, search index) in-process, per CPU second,
+  and through the API with several clients at once;
 - the case list (filtered by status + team) p50/p95, first page and a deep page reached by cursor;
 - case detail p50/p95 and single-case read throughput;
 - the same run's bare baseline: a Django view doing one indexed query, and one doing one insert + one query;
@@ -191,6 +192,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=4, help="concurrent client processes in load phases")
     parser.add_argument("--requests", type=int, default=500, help="requests per latency phase (default 500)")
     parser.add_argument("--creates", type=int, default=6000, help="cases to create in the creation phase")
+    parser.add_argument("--service-creates", type=int, default=3000,
+                        help="cases created in-process through the service to time the write path itself")
     parser.add_argument("--reads", type=int, default=4000, help="requests per read-throughput phase")
     parser.add_argument("--deep-pages", type=int, default=100, help="pages of 100 walked to reach the deep page")
     parser.add_argument("--time-cap", type=float, default=120.0, help="seconds at most per latency phase")
@@ -199,6 +202,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.requests, args.creates, args.reads, args.deep_pages = 100, 1000, 800, 10
+        args.service_creates = 500
 
     env = dict(os.environ)
     env["KEFU_DATA_DIR"] = str(Path(args.data_dir).resolve())
@@ -235,6 +239,7 @@ def main() -> int:
                  "--cases", str(args.cases - existing))
         seed_seconds = time.perf_counter() - t0
     ctx = prepare.context()
+    write_path = prepare.service_create_rate(ctx, args.service_creates)
     report["cases"] = ctx["cases"]
     report["seed_seconds"] = round(seed_seconds, 1)
     connection.close()
@@ -261,6 +266,7 @@ def main() -> int:
             time.sleep(0.2)
         workers = children(server.pid)
         report["phases"] = measure(port, ctx, args, workers)
+        report["phases"]["service_create_in_process"] = write_path
         report["worker_rss_mb"] = [rss_mb(pid) for pid in workers]
     finally:
         server.send_signal(signal.SIGTERM)
@@ -346,8 +352,10 @@ def summarise(report: dict) -> dict:
         "list_deep_p95_ms": p["list_deep_page"]["p95_ms"],
         "detail_p95_ms": p["case_detail"]["p95_ms"],
         "read_throughput_ratio": round(p["case_read_throughput"]["per_s"] / p["bare_read_throughput"]["per_s"], 3),
-        # Creations per second of server CPU: the rate one core sustains through the full write path.
-        "create_per_core_per_s": create["per_server_cpu_s"],
+        # The write path (service, event log, search index) per second of one core's CPU time, in-process.
+        "create_per_core_per_s": p["service_create_in_process"]["per_cpu_s"],
+        # The same through HTTP: creations per second of the web workers' CPU time (request handling included).
+        "api_create_per_server_cpu_s": create["per_server_cpu_s"],
         "create_per_s_total": create["per_s"],
         "create_per_s_per_worker_core": round(create["per_s"] / cores_used, 1),
         "database_locked_errors": sum(ph.get("database_locked", 0) for ph in p.values())
