@@ -46,17 +46,17 @@ def _is_customer(actor) -> bool:
 
 def _check_choice(value: str, choices, field: str) -> None:
     if value not in choices.values:
-        raise DomainError(f"unknown {field} {value!r}; choose one of {', '.join(choices.values)}", field=field)
+        raise DomainError(gettext("unknown %(field)s %(value)r; choose one of %(choices)s") % {"field": field, "value": value, "choices": ", ".join(choices.values)}, field=field)
 
 
 def _check_staff(user: User | None, field: str) -> None:
     if user is not None and (not isinstance(user, User) or not user.is_active):
-        raise DomainError(f"{field} must be an active member of staff", field=field)
+        raise DomainError(gettext("%(field)s must be an active member of staff") % {"field": field}, field=field)
 
 
 def _check_open(case: Case) -> None:
     if case.status == Status.CLOSED:
-        raise InvalidTransition(f"case {case.reference} is closed; open a follow-up case instead")
+        raise InvalidTransition(gettext("case %(ref)s is closed; open a follow-up case instead") % {"ref": case.reference})
 
 
 def _event(verb: str, actor, case: Case, *, at, **kwargs):
@@ -67,18 +67,18 @@ def _event(verb: str, actor, case: Case, *, at, **kwargs):
 def _validate_upload(upload: Upload) -> str:
     name = (upload.filename or "").strip().replace("/", "_").replace("\\", "_")[:255]
     if not name:
-        raise DomainError("an attachment needs a file name", field="attachments")
+        raise DomainError(gettext("an attachment needs a file name"), field="attachments")
     size = len(upload.content)
     if size == 0:
-        raise DomainError(f"attachment {name!r} is empty", field="attachments")
+        raise DomainError(gettext("attachment %(name)s is empty") % {"name": name}, field="attachments")
     if size > settings.KEFU_ATTACHMENT_MAX_BYTES:
         limit = settings.KEFU_ATTACHMENT_MAX_BYTES // (1024 * 1024)
-        raise DomainError(f"attachment {name!r} is larger than {limit} MB", field="attachments",
+        raise DomainError(gettext("attachment %(name)s is larger than %(limit)d MB") % {"name": name, "limit": limit}, field="attachments",
                           code="too_large")
     ctype = (upload.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream").lower()
     ctype = ctype.split(";")[0].strip()
     if ctype not in settings.KEFU_ATTACHMENT_TYPES:
-        raise DomainError(f"attachments of type {ctype} are not accepted", field="attachments",
+        raise DomainError(gettext("attachments of type %(type)s are not accepted") % {"type": ctype}, field="attachments",
                           code="unsupported_type")
     return ctype
 
@@ -103,27 +103,27 @@ def create_case(actor, *, customer: Customer, subject: str, type: CaseType, chan
     phone or written in a channel) unless ``body_from_customer`` is False (a staff-initiated case)."""
     subject = (subject or "").strip()
     if not subject:
-        raise DomainError("a case needs a subject", field="subject")
+        raise DomainError(gettext("a case needs a subject"), field="subject")
     if len(subject) > 200:
-        raise DomainError("the subject is longer than 200 characters", field="subject")
+        raise DomainError(gettext("the subject is longer than 200 characters"), field="subject")
     if not type.is_active:
-        raise DomainError(f"case type {type.code!r} is not in use", field="type")
+        raise DomainError(gettext("case type %(code)s is not in use") % {"code": type.code}, field="type")
     _check_choice(channel, Channel, "channel")
     _check_choice(stage, Stage, "stage")
     _check_choice(priority, Priority, "priority")
     _check_staff(assignee, "assignee")
     if customer.erased_at:
-        raise DomainError("this customer's personal data was erased", field="customer", code="erased")
+        raise DomainError(gettext("this customer's personal data was erased"), field="customer", code="erased")
     if _is_customer(actor) and actor.pk != customer.pk:
-        raise DomainError("customers can only open cases for themselves", field="customer", code="forbidden")
+        raise DomainError(gettext("customers can only open cases for themselves"), field="customer", code="forbidden")
     if team is not None and not team.is_active:
-        raise DomainError(f"team {team.name!r} is not active", field="team")
+        raise DomainError(gettext("team %(team)s is not active") % {"team": team.name}, field="team")
     if assignee is not None and team is not None and not team.members.filter(pk=assignee.pk).exists():
-        raise DomainError(f"{assignee} is not a member of team {team.name}", field="assignee")
+        raise DomainError(gettext("%(user)s is not a member of team %(team)s") % {"user": assignee, "team": team.name}, field="assignee")
     uploads = list(attachments)
     types = [_validate_upload(u) for u in uploads]
     if uploads and not body.strip():
-        raise DomainError("attachments need a message", field="body")
+        raise DomainError(gettext("attachments need a message"), field="body")
     departments = list(departments)
     now = at or timezone.now()
 
@@ -160,7 +160,7 @@ def create_case(actor, *, customer: Customer, subject: str, type: CaseType, chan
                                          department_ids=[d.pk for d in departments])
     except IntegrityError as exc:
         if external_id:
-            raise Conflict(f"a message with external id {external_id!r} exists already",
+            raise Conflict(gettext("a message with external id %(id)s exists already") % {"id": external_id},
                            code="duplicate") from exc
         raise
     return case
@@ -201,12 +201,12 @@ def add_message(actor, case: Case, *, kind: str, body: str, channel: str | None 
     _check_choice(kind, Message.Kind, "kind")
     body = body or ""
     if not body.strip():
-        raise DomainError("the message is empty", field="body")
+        raise DomainError(gettext("the message is empty"), field="body")
     if _is_customer(actor):
         if kind != Message.Kind.CUSTOMER or actor.pk != case.customer_id:
-            raise DomainError("customers can only write on their own cases", code="forbidden")
+            raise DomainError(gettext("customers can only write on their own cases"), code="forbidden")
     elif kind == Message.Kind.CUSTOMER and actor is not None and not isinstance(actor, User):
-        raise DomainError("unknown author")
+        raise DomainError(gettext("unknown author"))
     _check_open(case)
     channel = channel or case.channel
     _check_choice(channel, Channel, "channel")
@@ -237,7 +237,7 @@ def add_message(actor, case: Case, *, kind: str, body: str, channel: str | None 
                 touch_contact(case.customer_id, now)
     except IntegrityError as exc:
         if external_id:
-            raise Conflict(f"a message with external id {external_id!r} exists already",
+            raise Conflict(gettext("a message with external id %(id)s exists already") % {"id": external_id},
                            code="duplicate") from exc
         raise
     _copy(case, original)
@@ -252,7 +252,7 @@ def _apply_status(actor, case: Case, new: str, now, reason: str = "") -> list:
         return []
     if new not in TRANSITIONS[old]:
         raise InvalidTransition(
-            f"case {case.reference} cannot go from {Status(old).label} to {Status(new).label}",
+            gettext("case %(ref)s cannot go from %(old)s to %(new)s") % {"ref": case.reference, "old": Status(old).label, "new": Status(new).label},
             field="status")
     log = [_event("case.status_changed", actor, case, at=now, field="status", old=old, new=new,
                   data={"reason": reason} if reason else None)]
@@ -272,7 +272,7 @@ def _apply_status(actor, case: Case, new: str, now, reason: str = "") -> list:
 def change_status(actor, case: Case, status: str, *, reason: str = "", at=None) -> Case:
     _check_choice(status, Status, "status")
     if _is_customer(actor):
-        raise DomainError("customers cannot change a case's status", code="forbidden")
+        raise DomainError(gettext("customers cannot change a case's status"), code="forbidden")
     now = at or timezone.now()
     with transaction.atomic():
         locked = Case.objects.select_for_update().get(pk=case.pk)
@@ -299,17 +299,17 @@ def update_case(actor, case: Case, **changes) -> Case:
     """Change the subject, type, stage or priority; one event per changed field."""
     unknown = set(changes) - EDITABLE
     if unknown:
-        raise DomainError(f"these fields cannot be changed here: {', '.join(sorted(unknown))}")
+        raise DomainError(gettext("these fields cannot be changed here: %(fields)s") % {"fields": ", ".join(sorted(unknown))})
     if "subject" in changes:
         changes["subject"] = (changes["subject"] or "").strip()
         if not changes["subject"] or len(changes["subject"]) > 200:
-            raise DomainError("a subject of 1 to 200 characters is required", field="subject")
+            raise DomainError(gettext("a subject of 1 to 200 characters is required"), field="subject")
     if "stage" in changes:
         _check_choice(changes["stage"], Stage, "stage")
     if "priority" in changes:
         _check_choice(changes["priority"], Priority, "priority")
     if "type" in changes and not changes["type"].is_active:
-        raise DomainError(f"case type {changes['type'].code!r} is not in use", field="type")
+        raise DomainError(gettext("case type %(code)s is not in use") % {"code": changes["type"].code}, field="type")
     _check_open(case)
     now = timezone.now()
     with transaction.atomic():
@@ -345,7 +345,7 @@ def assign(actor, case: Case, assignee: User | None, *, at=None) -> Case:
         if locked.assignee_id == (assignee.pk if assignee else None):
             return case
         if assignee is not None and locked.team_id and not locked.team.members.filter(pk=assignee.pk).exists():
-            raise DomainError(f"{assignee} is not a member of team {locked.team}; transfer the case instead",
+            raise DomainError(gettext("%(user)s is not a member of team %(team)s; transfer the case instead") % {"user": assignee, "team": locked.team},
                               field="assignee")
         log = [_event("case.assigned", actor, locked, at=now, field="assignee", old=locked.assignee_id,
                       new=assignee.pk if assignee else None)]
@@ -370,16 +370,16 @@ def transfer(actor, case: Case, *, team: Team, assignee: User | None = None, rea
     _check_staff(assignee, "assignee")
     _check_open(case)
     if not team.is_active:
-        raise DomainError(f"team {team.name!r} is not active", field="team")
+        raise DomainError(gettext("team %(team)s is not active") % {"team": team.name}, field="team")
     if assignee is not None and not team.members.filter(pk=assignee.pk).exists():
-        raise DomainError(f"{assignee} is not a member of team {team.name}", field="assignee")
+        raise DomainError(gettext("%(user)s is not a member of team %(team)s") % {"user": assignee, "team": team.name}, field="assignee")
     reason = (reason or "").strip()
     now = at or timezone.now()
     with transaction.atomic():
         locked = Case.objects.select_for_update().get(pk=case.pk)
         new_assignee_id = assignee.pk if assignee else None
         if locked.team_id == team.pk and locked.assignee_id == new_assignee_id:
-            raise DomainError(f"the case is with {team.name} already", field="team")
+            raise DomainError(gettext("the case is with %(team)s already") % {"team": team.name}, field="team")
         counted = locked.team_id is not None or locked.assignee_id is not None
         log = []
         if counted:
@@ -428,9 +428,9 @@ def set_departments(actor, case: Case, departments: Iterable[Department]) -> Cas
 def merge_cases(actor, source: Case, target: Case, *, at=None) -> Case:
     """Move every message of ``source`` onto ``target`` and close ``source`` as merged."""
     if source.pk == target.pk:
-        raise DomainError("a case cannot be merged into itself")
+        raise DomainError(gettext("a case cannot be merged into itself"))
     if source.customer_id != target.customer_id:
-        raise DomainError("only cases of the same customer can be merged")
+        raise DomainError(gettext("only cases of the same customer can be merged"))
     _check_open(source)
     _check_open(target)
     now = at or timezone.now()

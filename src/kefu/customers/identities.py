@@ -9,8 +9,19 @@ import phonenumbers
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+def gettext_noop(message: str) -> str:
+    """Marks a message for translation without importing Django (the services translate it)."""
+    return message
+
+
 class InvalidIdentity(ValueError):
-    pass
+    """``template`` is an English message with %(name)s placeholders; ``params`` fill them. The service layer
+    shows ``gettext(template) % params`` in the user's language; ``str()`` is the English text."""
+
+    def __init__(self, template: str, **params):
+        self.template = template
+        self.params = params
+        super().__init__(template % params)
 
 
 def normalize_phone(value: str, region: str = "CN") -> str:
@@ -18,16 +29,16 @@ def normalize_phone(value: str, region: str = "CN") -> str:
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException as exc:
-        raise InvalidIdentity(f"{value!r} is not a phone number") from exc
+        raise InvalidIdentity(gettext_noop("%(value)r is not a phone number"), value=value) from exc
     if not phonenumbers.is_valid_number(number):
-        raise InvalidIdentity(f"{value!r} is not a valid phone number")
+        raise InvalidIdentity(gettext_noop("%(value)r is not a valid phone number"), value=value)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def normalize_email(value: str) -> str:
     value = value.strip()
     if not EMAIL_RE.match(value) or len(value) > 254:
-        raise InvalidIdentity(f"{value!r} is not an email address")
+        raise InvalidIdentity(gettext_noop("%(value)r is not an email address"), value=value)
     local, _, domain = value.rpartition("@")
     return f"{local}@{domain.lower()}"
 
@@ -35,7 +46,7 @@ def normalize_email(value: str) -> str:
 def normalize_wechat(value: str) -> str:
     value = value.strip()
     if not re.fullmatch(r"[A-Za-z0-9_-]{6,64}", value):
-        raise InvalidIdentity(f"{value!r} is not a WeChat openid/unionid")
+        raise InvalidIdentity(gettext_noop("%(value)r is not a WeChat openid/unionid"), value=value)
     return value
 
 
@@ -51,7 +62,8 @@ def normalize(channel: str, value: str) -> str:
     try:
         normalizer = NORMALIZERS[channel]
     except KeyError:
-        raise InvalidIdentity(f"unknown channel {channel!r}; choose one of {', '.join(NORMALIZERS)}") from None
+        raise InvalidIdentity(gettext_noop("unknown channel %(channel)r; choose one of %(choices)s"),
+                              channel=channel, choices=", ".join(NORMALIZERS)) from None
     return normalizer(str(value or ""))
 
 

@@ -26,23 +26,23 @@ CONSENT_FIELDS = ("consent_service", "consent_marketing", "consent_survey")
 def _check_profile(values: dict, customer: Customer | None = None) -> None:
     name = values.get("name", customer.name if customer else "")
     if not (name or "").strip():
-        raise DomainError("a customer needs a name", field="name")
+        raise DomainError(gettext("a customer needs a name"), field="name")
     kind = values.get("kind", customer.kind if customer else Customer.Kind.PERSON)
     if kind not in Customer.Kind.values:
-        raise DomainError(f"unknown kind {kind!r}; choose person or organisation", field="kind")
+        raise DomainError(gettext("unknown kind %(kind)r; choose person or organisation") % {"kind": kind}, field="kind")
     org_type = values.get("org_type", customer.org_type if customer else "")
     if org_type and org_type not in Customer.OrgType.values:
-        raise DomainError(f"unknown organisation type {org_type!r}", field="org_type")
+        raise DomainError(gettext("unknown organisation type %(type)r") % {"type": org_type}, field="org_type")
     if org_type and kind != Customer.Kind.ORGANISATION:
-        raise DomainError("only an organisation has an organisation type", field="org_type")
+        raise DomainError(gettext("only an organisation has an organisation type"), field="org_type")
     org = values.get("organisation", customer.organisation if customer else None)
     if org is not None:
         if org.kind != Customer.Kind.ORGANISATION:
-            raise DomainError("a customer can only belong to an organisation", field="organisation")
+            raise DomainError(gettext("a customer can only belong to an organisation"), field="organisation")
         if kind == Customer.Kind.ORGANISATION:
-            raise DomainError("an organisation cannot belong to another organisation", field="organisation")
+            raise DomainError(gettext("an organisation cannot belong to another organisation"), field="organisation")
         if customer is not None and org.pk == customer.pk:
-            raise DomainError("a customer cannot belong to itself", field="organisation")
+            raise DomainError(gettext("a customer cannot belong to itself"), field="organisation")
 
 
 def _normalized_identities(identities: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -51,7 +51,7 @@ def _normalized_identities(identities: Iterable[tuple[str, str]]) -> list[tuple[
         try:
             out.append((channel, normalize(channel, value)))
         except InvalidIdentity as exc:
-            raise DomainError(str(exc), field="identities") from exc
+            raise DomainError(gettext(exc.template) % exc.params, field="identities") from exc
     return out
 
 
@@ -59,7 +59,7 @@ def create_customer(actor, *, identities: Iterable[tuple[str, str]] = (), grade:
                     grade_reason: str = "", tags: Iterable[str] = (), **fields) -> Customer:
     unknown = set(fields) - set(PROFILE_FIELDS) - set(CONSENT_FIELDS)
     if unknown:
-        raise DomainError(f"unknown customer fields: {', '.join(sorted(unknown))}")
+        raise DomainError(gettext("unknown customer fields: %(fields)s") % {"fields": ", ".join(sorted(unknown))})
     _check_profile(fields)
     idents = _normalized_identities(identities)
     now = timezone.now()
@@ -81,7 +81,7 @@ def create_customer(actor, *, identities: Iterable[tuple[str, str]] = (), grade:
             search_index.index_customer(customer)
     except IntegrityError as exc:
         owner = _identity_owner(idents)
-        raise Conflict(f"identity {owner} belongs to another customer already", field="identities") from exc
+        raise Conflict(gettext("identity %(identity)s belongs to another customer already") % {"identity": owner}, field="identities") from exc
     return customer
 
 
@@ -105,9 +105,9 @@ def _tags(names: Iterable[str]) -> list[Tag]:
 def update_customer(actor, customer: Customer, **changes) -> Customer:
     unknown = set(changes) - set(PROFILE_FIELDS) - set(CONSENT_FIELDS) - {"tags"}
     if unknown:
-        raise DomainError(f"unknown customer fields: {', '.join(sorted(unknown))}")
+        raise DomainError(gettext("unknown customer fields: %(fields)s") % {"fields": ", ".join(sorted(unknown))})
     if customer.erased_at:
-        raise DomainError("this customer's personal data was erased", code="erased")
+        raise DomainError(gettext("this customer's personal data was erased"), code="erased")
     tags = changes.pop("tags", None)
     _check_profile(changes, customer)
     now = timezone.now()
@@ -146,7 +146,7 @@ def add_identity(actor, customer: Customer, channel: str, value: str, *, verifie
     if existing:
         if existing.customer_id == customer.pk:
             return existing
-        raise Conflict(f"{channel}:{value} belongs to customer {existing.customer_id} already", field="value")
+        raise Conflict(gettext("%(channel)s:%(value)s belongs to customer %(id)s already") % {"channel": channel, "value": value, "id": existing.customer_id}, field="value")
     try:
         with transaction.atomic():
             identity = Identity.objects.create(
@@ -157,7 +157,7 @@ def add_identity(actor, customer: Customer, channel: str, value: str, *, verifie
                           subject_id=customer.pk, customer_id=customer.pk, data={"channel": channel})
             search_index.index_customer(customer)
     except IntegrityError as exc:
-        raise Conflict(f"{channel}:{value} belongs to another customer already", field="value") from exc
+        raise Conflict(gettext("%(channel)s:%(value)s belongs to another customer already") % {"channel": channel, "value": value}, field="value") from exc
     return identity
 
 
@@ -186,9 +186,9 @@ def set_grade(actor, customer: Customer, grade: Grade | None, *, reason: str,
 
     A computed grade never overrides one set by hand; clear the manual grade first (grade=None, manual)."""
     if source not in Customer.GradeSource.values:
-        raise DomainError(f"unknown grade source {source!r}")
+        raise DomainError(gettext("unknown grade source %(source)r") % {"source": source})
     if source == Customer.GradeSource.MANUAL and grade is not None and not (reason or "").strip():
-        raise DomainError("say why the grade is set by hand", field="grade_reason")
+        raise DomainError(gettext("say why the grade is set by hand"), field="grade_reason")
     if source == Customer.GradeSource.COMPUTED and customer.grade_source == Customer.GradeSource.MANUAL \
             and customer.grade_id is not None:
         return customer

@@ -1,4 +1,5 @@
 import pytest
+from django.utils import translation
 
 from kefu.cases import services
 from kefu.cases.models import Case, Message, Status
@@ -94,10 +95,14 @@ def test_visibility(centre):
 def test_attachment_limits(centre, settings):
     settings.KEFU_ATTACHMENT_MAX_BYTES = 10
     case = new_case(centre)
-    with pytest.raises(DomainError, match="larger"):
+    with pytest.raises(DomainError) as too_large:
         services.add_message(centre.xiaowang, case, kind="staff", body="附件",
                              attachments=[services.Upload("a.pdf", b"x" * 11, "application/pdf")])
-    with pytest.raises(DomainError, match="not accepted"):
+    assert too_large.value.code == "too_large" and "a.pdf" in too_large.value.message
+    with translation.override("en"), pytest.raises(DomainError, match="not accepted"):
+        services.add_message(centre.xiaowang, case, kind="staff", body="附件",
+                             attachments=[services.Upload("a.exe", b"MZ", "application/x-msdownload")])
+    with translation.override("zh-hans"), pytest.raises(DomainError, match="不接受"):
         services.add_message(centre.xiaowang, case, kind="staff", body="附件",
                              attachments=[services.Upload("a.exe", b"MZ", "application/x-msdownload")])
     msg = services.add_message(centre.xiaowang, case, kind="staff", body="附件",
