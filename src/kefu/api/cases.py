@@ -14,7 +14,7 @@ from typing import Literal
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch, Q
-from django.http import FileResponse, HttpRequest
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -428,12 +428,12 @@ def _fetch_cases(ids: list[int]) -> list[dict]:
 
 
 @router.get("", response={200: Page[CaseItem], **ERRORS}, summary="List cases")
-def list_cases(request: HttpRequest, filters: Query[CaseFilters]):
+def list_cases(request: HttpRequest, response: HttpResponse, filters: Query[CaseFilters]):
     """The cases you may see, most recently changed first. Filters combine with AND; ``status`` may be
     repeated (``?status=new&status=open``). Page with ``cursor``."""
     rows, cursor = by_recency(_list_parts(request, filters), "cases", filters.cursor, filters.limit,
                               _fetch_cases, key=itemgetter("id"))
-    return json_response({"items": [case_item(r) for r in rows], "next_cursor": cursor})
+    return json_response(response, {"items": [case_item(r) for r in rows], "next_cursor": cursor})
 
 
 @router.post("", response={201: CaseOut, **ERRORS}, summary="Open a case")
@@ -458,8 +458,8 @@ def create_case(request: HttpRequest, payload: CaseCreate):
 
 
 @router.get("/{int:case_id}", response={200: CaseOut, **ERRORS}, summary="Read a case")
-def get_case(request: HttpRequest, case_id: Id):
-    return json_response(read_case(case_id, user(request)))
+def get_case(request: HttpRequest, response: HttpResponse, case_id: Id):
+    return json_response(response, read_case(case_id, user(request)))
 
 
 @router.patch("/{int:case_id}", response={200: CaseOut, **ERRORS}, summary="Change a case")
