@@ -8,9 +8,11 @@ requests that change something must carry the CSRF token (``X-CSRFToken`` header
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS
-from django.db.models import DEFERRED, Model
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -28,35 +30,39 @@ from .errors import CsrfFailed, NotAuthenticated
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 
 
-_TOKEN_FIELDS = ("id", "user_id", "last_used_at", "expires_at", "revoked_at")
-_USER_FIELDS = ("id", "username", "display_name", "role", "is_superuser", "is_staff", "is_active",
-                "department_id")
+@dataclass(slots=True)
+class TokenRow:
+    """What authentication reads of an API token (``tokens.note_used`` updates ``last_used_at``)."""
+
+    pk: int
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    user: User
+
+
+# The user's fields that requests need, in the model's order (as ``Model.from_db`` takes them); the others
+# are deferred and load if something uses them.
+_USER_FIELDS = tuple(f.attname for f in User._meta.concrete_fields if f.attname in {
+    "id", "username", "display_name", "role", "is_superuser", "is_staff", "is_active", "department_id"})
 # One row per team of the user (one with team None if they have none).
 _LOOKUP = PreparedQuery(lambda digest: ApiToken.objects.filter(digest=digest).values_list(
-    *_TOKEN_FIELDS, *(f"user__{f.removesuffix('_id')}" for f in _USER_FIELDS), "user__teams__id"), str)
+    "id", "last_used_at", "expires_at", "revoked_at", *(f"user__{f.removesuffix('_id')}" for f in _USER_FIELDS),
+    "user__teams__id"), str)
 
 
-def lookup_token(raw: str) -> ApiToken | None:
-    """The token row for a raw token string with its user (None if unknown), in one query. The user
-    comes with their team ids for ``team_ids_of``. The caller checks revocation, expiry and whether the
-    user is active."""
+def lookup_token(raw: str) -> TokenRow | None:
+    """The token for a raw token string with its user (None if unknown), in one query. The user comes
+    with their team ids for ``team_ids_of``. The caller checks revocation, expiry and whether the user is
+    active."""
     if not raw.startswith(tokens.TOKEN_PREFIX) or len(raw) > 200:
         return None
     rows = _LOOKUP.rows(hash_token(raw))
     if not rows:
         return None
-    n, m = len(_TOKEN_FIELDS), len(_TOKEN_FIELDS) + len(_USER_FIELDS)
-    token = _partial(ApiToken, _TOKEN_FIELDS, rows[0][:n])
-    token.user = _partial(User, _USER_FIELDS, rows[0][n:m])
-    remember_team_ids(token.user, [row[m] for row in rows if row[m] is not None])
-    return token
-
-
-def _partial(model, names: tuple[str, ...], values) -> Model:
-    """An instance of ``model`` with only these fields loaded; the others are deferred."""
-    loaded = dict(zip(names, values, strict=True))
-    return model.from_db(DEFAULT_DB_ALIAS, names,
-                         [loaded.get(f.attname, DEFERRED) for f in model._meta.concrete_fields])
+    user = User.from_db(DEFAULT_DB_ALIAS, _USER_FIELDS, rows[0][4:-1])
+    remember_team_ids(user, [row[-1] for row in rows if row[-1] is not None])
+    return TokenRow(*rows[0][:4], user=user)
 
 
 class TokenAuth(HttpBearer):
