@@ -28,6 +28,7 @@ COMMANDS = (
     ("seed", gettext_noop("Add generated customers and cases in bulk (trials, benchmarks)")),
     ("token", gettext_noop("Create, list or revoke personal API tokens")),
     ("case", gettext_noop("Show a case or change its status")),
+    ("reindex", gettext_noop("Rebuild the search index")),
 )
 
 
