@@ -104,6 +104,7 @@ MIDDLEWARE = [
 ROOT_URLCONF = "kefu.config.urls"
 WSGI_APPLICATION = "kefu.config.wsgi.application"
 AUTH_USER_MODEL = "people.User"
+AUTHENTICATION_BACKENDS = ["kefu.people.backends.RoleBackend"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
