@@ -518,14 +518,9 @@ def update_case_type(actor, case_type: CaseType, **changes) -> CaseType:
                                                     "allowed": ", ".join(CASE_TYPE_FIELDS)})
     changes = _check_case_type_values(changes)
     now = timezone.now()
-    log = []
     with transaction.atomic():
-        for field, value in changes.items():
-            old = getattr(case_type, field)
-            if old != value:
-                setattr(case_type, field, value)
-                log.append(events.build("case_type.updated", actor=actor, subject_type="case_type",
-                                        subject_id=case_type.pk, field=field, old=old, new=value, at=now))
+        log = events.apply_changes("case_type.updated", case_type, changes, actor=actor,
+                                   subject_type="case_type", at=now)
         if log:
             case_type.save(update_fields=[e.field for e in log])
             events.record_many(log)

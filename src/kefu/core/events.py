@@ -72,3 +72,17 @@ def record(verb: str, **kwargs) -> Event:
 def record_many(events: list[Event]) -> None:
     if events:
         Event.objects.bulk_create(events)
+
+
+def apply_changes(verb: str, obj, changes: dict[str, Any], *, actor, subject_type: str, at,
+                  **ids) -> list[Event]:
+    """Set each changed attribute on ``obj`` and return one unsaved event per field that really changed
+    (old -> new). The caller saves ``obj`` (``update_fields=[e.field for e in events]``) and the events."""
+    log = []
+    for field, value in changes.items():
+        old = getattr(obj, field)
+        if old != value:
+            setattr(obj, field, value)
+            log.append(build(verb, actor=actor, subject_type=subject_type, subject_id=obj.pk, field=field,
+                             old=old, new=value, at=at, **ids))
+    return log

@@ -265,14 +265,8 @@ def update_grade(actor, grade: Grade, **changes) -> Grade:
                                   "%(allowed)s") % {"fields": ", ".join(unknown), "allowed": ", ".join(GRADE_FIELDS)})
     changes = _check_grade_values(changes)
     now = timezone.now()
-    log = []
     with transaction.atomic():
-        for field, value in changes.items():
-            old = getattr(grade, field)
-            if old != value:
-                setattr(grade, field, value)
-                log.append(events.build("grade.updated", actor=actor, subject_type="grade", subject_id=grade.pk,
-                                        field=field, old=old, new=value, at=now))
+        log = events.apply_changes("grade.updated", grade, changes, actor=actor, subject_type="grade", at=now)
         if log:
             grade.save(update_fields=[e.field for e in log])
             events.record_many(log)

@@ -122,14 +122,9 @@ def update_department(actor, dept: Department, **changes) -> Department:
     if "parent" in changes:
         _check_parent(dept, changes["parent"])
     now = timezone.now()
-    log = []
     with transaction.atomic():
-        for field, value in changes.items():
-            old = getattr(dept, field)
-            if old != value:
-                setattr(dept, field, value)
-                log.append(events.build("department.updated", actor=actor, subject_type="department",
-                                        subject_id=dept.pk, field=field, old=old, new=value, at=now))
+        log = events.apply_changes("department.updated", dept, changes, actor=actor, subject_type="department",
+                                   at=now)
         if log:
             dept.save(update_fields=[e.field for e in log])
             events.record_many(log)
@@ -222,7 +217,6 @@ def update_team(actor, team: Team, **changes) -> Team:
     if "is_active" in changes:
         changes["is_active"] = bool(changes["is_active"])
     now = timezone.now()
-    log = []
     with transaction.atomic():
         if changes.get("is_active") is False and team.is_active:
             Team.objects.select_for_update().filter(pk=team.pk).first()
@@ -232,12 +226,7 @@ def update_team(actor, team: Team, **changes) -> Team:
                     "%(team)s still has %(count)d open case; transfer it to another team or close it first",
                     "%(team)s still has %(count)d open cases; transfer them to another team or close them "
                     "first", count) % {"team": team.name, "count": count}, field="is_active")
-        for field, value in changes.items():
-            old = getattr(team, field)
-            if old != value:
-                setattr(team, field, value)
-                log.append(events.build("team.updated", actor=actor, subject_type="team", subject_id=team.pk,
-                                        field=field, old=old, new=value, at=now))
+        log = events.apply_changes("team.updated", team, changes, actor=actor, subject_type="team", at=now)
         if log:
             team.save(update_fields=[e.field for e in log])
             lead = changes.get("lead")
