@@ -11,8 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from kefu.core import scheduler
-
-from .worker import positive_float
+from kefu.core.arguments import positive_float
 
 
 class Command(BaseCommand):

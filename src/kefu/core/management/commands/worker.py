@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import sys
-from argparse import ArgumentTypeError
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.crypto import get_random_string
@@ -16,31 +15,12 @@ from django.utils.translation import gettext_lazy
 from django_tasks import DEFAULT_TASK_QUEUE_NAME, task_backends
 
 from kefu.core import scheduler
+from kefu.core.arguments import positive_float, positive_int
 
 logger = logging.getLogger("kefu.worker")
 
 # Give a running task this long to finish after Ctrl-C / SIGTERM before the worker stops the hard way.
 JOIN_SECONDS = 5.0
-
-
-def positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise ArgumentTypeError(_("%(value)r is not a whole number") % {"value": value}) from None
-    if number <= 0:
-        raise ArgumentTypeError(_("must be greater than zero"))
-    return number
-
-
-def positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise ArgumentTypeError(_("%(value)r is not a number") % {"value": value}) from None
-    if not number > 0 or number == float("inf"):
-        raise ArgumentTypeError(_("must be a number of seconds greater than zero"))
-    return number
 
 
 def worker_name() -> str:

@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import sys
 import time
-from argparse import ArgumentTypeError
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from kefu.core.arguments import positive_int
 from kefu.search import index
-
-
-def positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise ArgumentTypeError(_("%(value)r is not a whole number") % {"value": value}) from None
-    if number <= 0:
-        raise ArgumentTypeError(_("must be greater than zero"))
-    return number
 
 
 class Command(BaseCommand):
